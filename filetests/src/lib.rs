@@ -1,0 +1,1 @@
+//! The filetest runner. Empty until the backend-core issue brings `.clif` tests to run.

@@ -1,0 +1,1 @@
+//! Running PVM programs on polkavm (filled in by the machine-API work).

@@ -1,0 +1,32 @@
+//! The PVM machine as data: the instruction table and everything derived from it.
+//!
+//! - [`Opcode`], [`Flavour`], [`Shape`]: the one instruction table ([`table`](crate::table)).
+//! - [`Instruction`], [`Reg`]: instructions as values; [`encode`] and [`decode`] one instruction.
+//! - [`CodeBlob`]: jump table + code + bitmask; [`StandardProgram`]: the GP's SPI container.
+//!
+//! Every parser returns a [`ParseError`] naming the byte offset of the problem; none panics.
+
+#![deny(unsafe_code)]
+#![forbid(unused_must_use)]
+
+mod blob;
+mod decode;
+mod encode;
+mod error;
+mod inst;
+mod reg;
+mod spi;
+mod table;
+pub mod varint;
+
+pub use blob::{jump_table_address, CodeBlob, MAX_CODE_LEN};
+pub use decode::{decode, UnknownOpcode, MAX_SKIP};
+pub use encode::{encode, encoded_len, imm_len, NotInFlavour, MAX_INSTRUCTION_LEN};
+pub use error::{ParseError, ParseErrorKind};
+pub use inst::{Args, Instruction, Shape};
+pub use reg::Reg;
+pub use spi::{
+    page_align, zone_align, LayoutTooLarge, MemoryLayout, StandardProgram, ARGS_START,
+    HALT_ADDRESS, MAX_INPUT_SIZE, PAGE_SIZE, RO_DATA_START, STACK_END, ZONE_SIZE,
+};
+pub use table::{Flavour, Opcode, UnknownFlavour};
