@@ -9,7 +9,9 @@
 #![deny(unsafe_code)]
 #![forbid(unused_must_use)]
 
+mod asm;
 mod blob;
+mod builder;
 mod decode;
 mod encode;
 mod error;
@@ -19,7 +21,9 @@ mod spi;
 mod table;
 pub mod varint;
 
+pub use asm::{assemble, disassemble, AsmError};
 pub use blob::{jump_table_address, CodeBlob, MAX_CODE_LEN};
+pub use builder::{BuildError, BuiltCode, CodeBuilder, Label};
 pub use decode::{decode, UnknownOpcode, MAX_SKIP};
 pub use encode::{encode, encoded_len, imm_len, NotInFlavour, MAX_INSTRUCTION_LEN};
 pub use error::{ParseError, ParseErrorKind};
