@@ -20,11 +20,16 @@
 //! - `.jump_table` lists the jump-table entries; `.bytes 0x.., 0x..` is one instruction's bytes
 //!   that do not decode (an opcode the flavour lacks: the machine runs it as `trap`).
 //! - `;` starts a comment.
+//!
+//! A whole [`StandardProgram`] adds data directives before the code: `.ro_data` and `.rw_data`
+//! (hex digits, or a quoted string with `\n`, `\t`, `\\`, `\"` and `\xNN` escapes; repeated lines
+//! append), `.heap_pages N` and `.stack_size N`.
 
 use crate::blob::CodeBlob;
 use crate::builder::{BuildError, BuiltCode, CodeBuilder, Label};
 use crate::inst::{Args, Instruction, Shape};
 use crate::reg::Reg;
+use crate::spi::StandardProgram;
 use crate::table::{Flavour, Opcode};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
@@ -109,6 +114,25 @@ pub fn disassemble(blob: &CodeBlob, flavour: Flavour) -> String {
     out
 }
 
+/// The listing of a whole program: its data directives, then [`disassemble`] of its code.
+pub fn disassemble_program(program: &StandardProgram, flavour: Flavour) -> String {
+    let mut out = String::new();
+    for (directive, data) in [
+        (".ro_data", &program.ro_data),
+        (".rw_data", &program.rw_data),
+    ] {
+        for chunk in data.chunks(32) {
+            let hex: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(out, "{directive} {hex}");
+        }
+    }
+    if program.heap_pages != 0 {
+        let _ = writeln!(out, ".heap_pages {}", program.heap_pages);
+    }
+    let _ = writeln!(out, ".stack_size {}", program.stack_size);
+    out + &disassemble(&program.code, flavour)
+}
+
 /// Why assembly text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AsmError {
@@ -123,35 +147,78 @@ pub enum AsmError {
     /// Text that parses but cannot be laid out.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// Data directives in text assembled as bare code.
+    #[error("line {line}: data directives need a whole program (assemble it as a program)")]
+    DataInCode {
+        /// The 1-based line number of the first data directive.
+        line: usize,
+    },
+    /// A program whose memory layout does not fit.
+    #[error(transparent)]
+    Layout(#[from] crate::spi::LayoutTooLarge),
 }
 
 /// Assembles `text` (the disassembler's format, plus named labels) for `flavour`.
 pub fn assemble(text: &str, flavour: Flavour) -> Result<BuiltCode, AsmError> {
-    Assembler {
-        builder: CodeBuilder::new(flavour),
-        labels: HashMap::new(),
+    let (built, data) = Assembler::new(flavour).run(text)?;
+    match data.first_line {
+        Some(line) => Err(AsmError::DataInCode { line }),
+        None => Ok(built),
     }
-    .run(text)
+}
+
+/// Assembles a whole program: data directives and code.
+pub fn assemble_program(text: &str, flavour: Flavour) -> Result<StandardProgram, AsmError> {
+    let (built, data) = Assembler::new(flavour).run(text)?;
+    let program = StandardProgram {
+        ro_data: data.ro_data,
+        rw_data: data.rw_data,
+        heap_pages: data.heap_pages,
+        stack_size: data.stack_size,
+        code: built.blob,
+    };
+    program.layout()?;
+    Ok(program)
+}
+
+/// The data directives seen so far.
+#[derive(Default)]
+struct Data {
+    ro_data: Vec<u8>,
+    rw_data: Vec<u8>,
+    heap_pages: u16,
+    stack_size: u32,
+    /// The line of the first data directive, if any.
+    first_line: Option<usize>,
 }
 
 struct Assembler {
     builder: CodeBuilder,
     labels: HashMap<String, Label>,
+    data: Data,
 }
 
 type LineResult<T> = Result<T, String>;
 
 impl Assembler {
-    fn run(mut self, text: &str) -> Result<BuiltCode, AsmError> {
+    fn new(flavour: Flavour) -> Self {
+        Assembler {
+            builder: CodeBuilder::new(flavour),
+            labels: HashMap::new(),
+            data: Data::default(),
+        }
+    }
+
+    fn run(mut self, text: &str) -> Result<(BuiltCode, Data), AsmError> {
         for (index, line) in text.lines().enumerate() {
             let line_no = index + 1;
-            self.line(line)
+            self.line(line, line_no)
                 .map_err(|message| AsmError::Syntax {
                     line: line_no,
                     message,
                 })?;
         }
-        Ok(self.builder.finish()?)
+        Ok((self.builder.finish()?, self.data))
     }
 
     fn label(&mut self, name: &str) -> Label {
@@ -163,8 +230,8 @@ impl Assembler {
         label
     }
 
-    fn line(&mut self, line: &str) -> LineResult<()> {
-        let mut rest = line.split(';').next().unwrap_or("").trim();
+    fn line(&mut self, line: &str, line_no: usize) -> LineResult<()> {
+        let mut rest = strip_comment(line).trim();
         if let Some((head, tail)) = rest.split_once(':') {
             let head = head.trim();
             if is_label_name(head) || head.bytes().all(|b| b.is_ascii_digit()) {
@@ -179,6 +246,13 @@ impl Assembler {
             return Ok(());
         }
         let (word, operands) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if matches!(
+            word,
+            ".ro_data" | ".rw_data" | ".heap_pages" | ".stack_size"
+        ) {
+            self.data.first_line.get_or_insert(line_no);
+            return self.data_directive(word, operands.trim());
+        }
         let operands: Vec<&str> = if operands.trim().is_empty() {
             Vec::new()
         } else {
@@ -215,6 +289,21 @@ impl Assembler {
                 Ok(())
             }
         }
+    }
+
+    fn data_directive(&mut self, word: &str, operand: &str) -> LineResult<()> {
+        let number = |max: u64| {
+            parse_u64(operand)
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("`{operand}` is not a number up to {max} for {word}"))
+        };
+        match word {
+            ".ro_data" => self.data.ro_data.extend(data_bytes(operand)?),
+            ".rw_data" => self.data.rw_data.extend(data_bytes(operand)?),
+            ".heap_pages" => self.data.heap_pages = number(u16::MAX.into())? as u16,
+            _ => self.data.stack_size = number((1 << 24) - 1)? as u32,
+        }
+        Ok(())
     }
 
     fn target(&mut self, text: &str) -> LineResult<Label> {
@@ -264,16 +353,76 @@ impl Assembler {
             Shape::RegRegOffset => {
                 Args::RegRegOffset(reg(ops[0])?, reg(ops[1])?, self.target(ops[2])?)
             }
-            Shape::RegRegImmImm => Args::RegRegImmImm(
-                reg(ops[0])?,
-                reg(ops[1])?,
-                imm32(ops[2])?,
-                imm32(ops[3])?,
-            ),
+            Shape::RegRegImmImm => {
+                Args::RegRegImmImm(reg(ops[0])?, reg(ops[1])?, imm32(ops[2])?, imm32(ops[3])?)
+            }
             Shape::RegRegReg => Args::RegRegReg(reg(ops[0])?, reg(ops[1])?, reg(ops[2])?),
         };
         Ok(Instruction::new(opcode, args).expect("operands built for the opcode's shape"))
     }
+}
+
+/// `line` without its `;` comment; a `;` inside a quoted string is data.
+fn strip_comment(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ';' if !in_string => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Data bytes: a quoted string with escapes, or hex digits.
+fn data_bytes(text: &str) -> LineResult<Vec<u8>> {
+    if let Some(quoted) = text.strip_prefix('"') {
+        let body = quoted
+            .strip_suffix('"')
+            .ok_or_else(|| format!("unterminated string `{text}`"))?;
+        let mut out = Vec::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push(b'\n'),
+                Some('t') => out.push(b'\t'),
+                Some('0') => out.push(0),
+                Some('\\') => out.push(b'\\'),
+                Some('"') => out.push(b'"'),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    let byte = u8::from_str_radix(&hex, 16)
+                        .map_err(|_| format!("bad escape `\\x{hex}` in `{text}`"))?;
+                    out.push(byte);
+                }
+                other => {
+                    return Err(format!(
+                        "bad escape `\\{}` in `{text}`",
+                        other.unwrap_or(' ')
+                    ))
+                }
+            }
+        }
+        return Ok(out);
+    }
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{text}` is neither a quoted string nor an even number of hex digits"
+        ));
+    }
+    Ok((0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("checked hex digits"))
+        .collect())
 }
 
 fn is_label_name(s: &str) -> bool {
@@ -363,13 +512,42 @@ start:
         let err = assemble("trap\nfrobnicate r1\n", Flavour::JamV1).unwrap_err();
         assert_eq!(err.to_string(), "line 2: unknown instruction `frobnicate`");
         let err = assemble("add_64 r1, r2\n", Flavour::JamV1).unwrap_err();
-        assert_eq!(err.to_string(), "line 1: `add_64` takes 3 operands, found 2");
+        assert_eq!(
+            err.to_string(),
+            "line 1: `add_64` takes 3 operands, found 2"
+        );
         let err = assemble("load_imm r13, 1\n", Flavour::JamV1).unwrap_err();
         assert_eq!(err.to_string(), "line 1: `r13` is not a register");
         let err = assemble("load_imm r1, 0x100000000\n", Flavour::JamV1).unwrap_err();
         assert_eq!(
             err.to_string(),
             "line 1: `0x100000000` is not a 32-bit immediate"
+        );
+    }
+
+    #[test]
+    fn whole_programs_round_trip() {
+        let text = concat!(
+            ".ro_data \"Hi\\n\\x00\" ; greeting\n",
+            ".ro_data \";\"\n",
+            ".rw_data 0102\n",
+            ".heap_pages 2\n",
+            ".stack_size 4096\n",
+            "trap\n",
+        );
+        let program = assemble_program(text, Flavour::JamV1).unwrap();
+        assert_eq!(program.ro_data, b"Hi\n\0;");
+        assert_eq!(program.rw_data, [1, 2]);
+        assert_eq!((program.heap_pages, program.stack_size), (2, 4096));
+        let listing = disassemble_program(&program, Flavour::JamV1);
+        assert_eq!(
+            listing,
+            ".ro_data 48690a003b\n.rw_data 0102\n.heap_pages 2\n.stack_size 4096\n     0: trap\n"
+        );
+        assert_eq!(assemble_program(&listing, Flavour::JamV1).unwrap(), program);
+        assert_eq!(
+            assemble(text, Flavour::JamV1).unwrap_err().to_string(),
+            "line 1: data directives need a whole program (assemble it as a program)"
         );
     }
 

@@ -21,7 +21,7 @@ mod spi;
 mod table;
 pub mod varint;
 
-pub use asm::{assemble, disassemble, AsmError};
+pub use asm::{assemble, assemble_program, disassemble, disassemble_program, AsmError};
 pub use blob::{jump_table_address, CodeBlob, MAX_CODE_LEN};
 pub use builder::{BuildError, BuiltCode, CodeBuilder, Label};
 pub use decode::{decode, UnknownOpcode, MAX_SKIP};
