@@ -2,8 +2,10 @@
 //!
 //! Relies on: the caller knows the instruction's extent from the bitmask (`skip`, the number of
 //! bytes after the opcode byte before the next instruction start, at most 24). As in the GP,
-//! bytes past the end of the code read as zero, register fields above 12 name r12, and each
-//! immediate's length is clamped to 4 bytes and to what the extent leaves.
+//! bytes past the end of the code read as zero, register fields above 12 name r12 (the
+//! three-register `rD` byte too: the GP clamps the whole byte, where polkavm 0.37 first masks
+//! it to 4 bits), the first of two immediates takes its length from its length field (at most
+//! 4) and is read in full, and the last immediate takes what the extent leaves (at most 4).
 
 use crate::inst::{Args, Instruction, Shape};
 use crate::reg::Reg;

@@ -61,7 +61,8 @@ impl Reg {
         }
     }
 
-    /// The register an encoded 4-bit field names: the GP reads values above 12 as r12.
+    /// The register an encoded register field names (a nibble, or the whole three-register
+    /// `rD` byte): the GP reads values above 12 as r12.
     pub const fn from_nibble(nibble: u8) -> Reg {
         let index = if nibble > 12 { 12 } else { nibble };
         Reg::ALL[index as usize]
