@@ -215,7 +215,10 @@ mod tests {
     fn padding_bits_are_a_mismatch() {
         let bytes = blob(&[0, 0], &[0b111], &[]).to_bytes();
         let err = CodeBlob::parse(&bytes).unwrap_err();
-        assert!(matches!(err.kind, ParseErrorKind::BitmaskMismatch { .. }), "{err}");
+        assert!(
+            matches!(err.kind, ParseErrorKind::BitmaskMismatch { .. }),
+            "{err}"
+        );
         assert_eq!(err.offset, 5);
     }
 }

@@ -54,7 +54,9 @@ pub fn encode(
     out: &mut Vec<u8>,
 ) -> Result<usize, NotInFlavour> {
     let opcode = inst.opcode();
-    let number = opcode.number(flavour).ok_or(NotInFlavour { opcode, flavour })?;
+    let number = opcode
+        .number(flavour)
+        .ok_or(NotInFlavour { opcode, flavour })?;
     let start = out.len();
     out.push(number);
     let rel = |target: u32| target.wrapping_sub(pc);
@@ -144,6 +146,9 @@ mod tests {
     #[test]
     fn opcode_missing_from_flavour_is_an_error() {
         let err = encoded_len(&Instruction::unlikely(), Flavour::Gp072, 0).unwrap_err();
-        assert_eq!(err.to_string(), "`unlikely` does not exist in the gp-0.7.2 instruction set");
+        assert_eq!(
+            err.to_string(),
+            "`unlikely` does not exist in the gp-0.7.2 instruction set"
+        );
     }
 }

@@ -135,7 +135,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], base: usize) -> Self {
-        Reader { bytes, pos: 0, base }
+        Reader {
+            bytes,
+            pos: 0,
+            base,
+        }
     }
 
     /// The absolute offset of the next byte.
@@ -204,7 +208,11 @@ impl<'a> Reader<'a> {
     }
 
     /// A GP natural that must not exceed `max`.
-    pub(crate) fn varint_at_most(&mut self, max: u64, what: &'static str) -> Result<u64, ParseError> {
+    pub(crate) fn varint_at_most(
+        &mut self,
+        max: u64,
+        what: &'static str,
+    ) -> Result<u64, ParseError> {
         let start = self.offset();
         let value = self.varint(what)?;
         if value > max {

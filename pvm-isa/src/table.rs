@@ -346,7 +346,10 @@ const fn decode_table(flavour: Flavour) -> [Option<Opcode>; 256] {
     while i < Opcode::ALL.len() {
         let op = Opcode::ALL[i];
         if let Some(n) = op.number(flavour) {
-            assert!(map[n as usize].is_none(), "two instructions share an opcode number");
+            assert!(
+                map[n as usize].is_none(),
+                "two instructions share an opcode number"
+            );
             map[n as usize] = Some(op);
         }
         i += 1;

@@ -35,7 +35,9 @@ pub fn decode(bytes: &[u8]) -> Result<(u64, usize), VarintError> {
     let first = *bytes.first().ok_or(VarintError::Truncated { needed: 1 })?;
     let l = first.leading_ones() as usize;
     let needed = 1 + l;
-    let rest = bytes.get(1..needed).ok_or(VarintError::Truncated { needed })?;
+    let rest = bytes
+        .get(1..needed)
+        .ok_or(VarintError::Truncated { needed })?;
     let low = decode_fixed(rest);
     let value = if l == 8 {
         low

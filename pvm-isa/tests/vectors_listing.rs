@@ -32,7 +32,10 @@ fn vector_programs() -> Option<Vec<(String, Vec<u8>)>> {
                 .iter()
                 .map(|b| b.as_u64().expect("byte") as u8)
                 .collect();
-            (path.file_name().unwrap().to_string_lossy().into_owned(), program)
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                program,
+            )
         })
         .collect();
     programs.sort();
@@ -56,9 +59,12 @@ fn every_vector_parses_disassembles_and_reassembles_byte_for_byte() {
             }
         }
         let listing = disassemble(&blob, Flavour::Gp072);
-        let built = assemble(&listing, Flavour::Gp072)
-            .unwrap_or_else(|e| panic!("{name}: {e}\n{listing}"));
-        assert_eq!(built.blob, blob, "{name}: reassembled code differs\n{listing}");
+        let built =
+            assemble(&listing, Flavour::Gp072).unwrap_or_else(|e| panic!("{name}: {e}\n{listing}"));
+        assert_eq!(
+            built.blob, blob,
+            "{name}: reassembled code differs\n{listing}"
+        );
     }
     eprintln!(
         "pvm-vectors-v0.4: {} programs, {instructions} instructions decoded, {raw} undecodable \
