@@ -259,17 +259,20 @@ impl CodeBuilder {
         Ok(())
     }
 
-    /// Checks every used label is bound to an instruction; returns the label → item map.
-    fn resolve_labels(&self) -> Result<Vec<Option<usize>>, BuildError> {
-        let used = self
-            .items
+    /// Every label used as a static target or jump-table entry, with repeats.
+    fn used_labels(&self) -> impl Iterator<Item = Label> + '_ {
+        self.items
             .iter()
             .filter_map(|item| match item {
                 Item::Inst(inst) => inst.target().copied(),
                 Item::Raw(_) => None,
             })
-            .chain(self.jump_table.iter().copied());
-        for label in used {
+            .chain(self.jump_table.iter().copied())
+    }
+
+    /// Checks every used label is bound to an instruction; returns the label → item map.
+    fn resolve_labels(&self) -> Result<Vec<Option<usize>>, BuildError> {
+        for label in self.used_labels() {
             match self.labels[label.0 as usize] {
                 None => return Err(BuildError::UnboundLabel(label)),
                 Some(index) if index >= self.items.len() => {
@@ -287,15 +290,7 @@ impl CodeBuilder {
         offsets: &[u32],
     ) -> Result<(), BuildError> {
         let starts_block = |index: usize| index == 0 || self.items[index - 1].ends_block();
-        let used = self
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                Item::Inst(inst) => inst.target().copied(),
-                Item::Raw(_) => None,
-            })
-            .chain(self.jump_table.iter().copied());
-        for label in used {
+        for label in self.used_labels() {
             let index = targets[label.0 as usize].expect("resolved");
             if !starts_block(index) {
                 return Err(BuildError::NotBlockStart {

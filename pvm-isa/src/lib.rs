@@ -1,6 +1,6 @@
 //! The PVM machine as data: the instruction table and everything derived from it.
 //!
-//! - [`Opcode`], [`Flavour`], [`Shape`]: the one instruction table ([`table`](crate::table)).
+//! - [`Opcode`], [`Flavour`], [`Shape`]: the one instruction table (`src/table.rs`).
 //! - [`Instruction`], [`Reg`]: instructions as values; [`encode`] and [`decode`] one instruction.
 //! - [`CodeBlob`]: jump table + code + bitmask; [`StandardProgram`]: the GP's SPI container.
 //! - [`ServiceBlob`]: JAM service code; [`PolkavmContainer`]: polkavm's `.polkavm`;
