@@ -146,9 +146,16 @@ impl CodeBlob {
     }
 
     /// Whether the bitmask marks `pc` as the first byte of an instruction inside the code.
+    ///
+    /// Total even on a blob built by hand that breaks the invariants: a `pc` the bitmask does
+    /// not cover is not an instruction start.
     pub fn is_instruction_start(&self, pc: u32) -> bool {
         let pc = pc as usize;
-        pc < self.code.len() && self.bitmask[pc / 8] & (1 << (pc % 8)) != 0
+        pc < self.code.len()
+            && self
+                .bitmask
+                .get(pc / 8)
+                .is_some_and(|bits| bits & (1 << (pc % 8)) != 0)
     }
 
     /// The GP's `skip(pc)`: bytes after the opcode at `pc` up to the next instruction start
@@ -199,6 +206,15 @@ mod tests {
         assert_eq!(b.skip(0), 1);
         assert_eq!(b.skip(2), 24);
         assert_eq!(b.skip(39), 0);
+    }
+
+    #[test]
+    fn a_short_bitmask_marks_nothing_past_its_end() {
+        let b = blob(&[0; 16], &[0b1], &[]);
+        assert!(b.is_instruction_start(0));
+        assert!(!b.is_instruction_start(8));
+        assert_eq!(b.skip(0), 15);
+        assert_eq!(b.instructions(Flavour::JamV1).count(), 1);
     }
 
     #[test]

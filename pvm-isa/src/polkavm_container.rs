@@ -41,7 +41,9 @@
 //! a foreign blob's trimmed read-only zeros come back written out in the ro data section,
 //! an `rw_data_size` that is not a whole number of pages comes back rounded up (this moves
 //! polkavm's `sbrk` heap base, which JAM programs do not use), a non-minimal jump-table entry
-//! size comes back minimal, and optional sections (debug info, metadata hash) are dropped.
+//! size comes back minimal, empty sections (an all-zero memory config, an import count of 0)
+//! are left out as polkavm's writer leaves them out, and optional sections (debug info,
+//! metadata hash) are dropped.
 //!
 //! # Invariants of a parsed [`PolkavmContainer`]
 //!
@@ -447,16 +449,6 @@ fn read_imports(r: &mut Reader<'_>) -> Result<Vec<String>, ParseError> {
     Ok(names)
 }
 
-/// Whether `pc` starts an instruction, without trusting `code`'s invariants.
-fn starts_instruction(code: &CodeBlob, pc: u32) -> bool {
-    let pc = pc as usize;
-    pc < code.code.len()
-        && code
-            .bitmask
-            .get(pc / 8)
-            .is_some_and(|b| b & (1 << (pc % 8)) != 0)
-}
-
 fn check_limit(what: &'static str, value: usize, max: u32) -> Result<u32, PolkavmWriteError> {
     u32::try_from(value)
         .ok()
@@ -556,7 +548,7 @@ impl PolkavmContainer {
         if let Some(bad) = self
             .exports
             .iter()
-            .find(|e| !starts_instruction(code, e.pc))
+            .find(|e| !code.is_instruction_start(e.pc))
         {
             return Err(PolkavmWriteError::ExportNotInstructionStart {
                 name: bad.name.clone(),

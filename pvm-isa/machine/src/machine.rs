@@ -502,10 +502,8 @@ impl Instance {
         let gas_left = self.raw.gas();
         Ok(Report {
             exit,
-            pc: exit.pc().or(match exit {
-                Exit::Halt => last_step,
-                _ => None,
-            }),
+            // Only a halt has no pc of its own.
+            pc: exit.pc().or(last_step),
             regs,
             output,
             gas_left,

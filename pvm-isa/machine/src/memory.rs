@@ -1,9 +1,11 @@
 //! Guest memory access from the host side, with the guest's rules.
 //!
 //! Every access is checked with polkavm's `is_memory_accessible` before polkavm touches memory:
-//! polkavm's own accessors answer some inaccessible ranges (with debug assertions, even panic
-//! when they disagree with `is_memory_accessible`), and the check is what makes the argument
-//! area read-only for the host as for the guest (see `Instance::from_module`).
+//! polkavm's own accessors answer some inaccessible ranges (such as host writes to read-only
+//! data) and, with debug assertions, even panic when they disagree with `is_memory_accessible`.
+//! For a standard program, `Machine::load_standard` turns on polkavm's host-side write
+//! protection of the argument area, so the check refuses host writes there as the guest's
+//! page map does.
 
 use crate::error::Access;
 use polkavm::{MemoryProtection, RawInstance};

@@ -1,15 +1,16 @@
 //! What a program starts with: the SPI entry (arguments, pc, register overrides) for standard
 //! programs, and the explicit machine state of raw programs (the test vectors' form).
 
-use pvm_isa::{CodeBlob, Flavour, Reg, ARGS_START, HALT_ADDRESS, STACK_END};
+use pvm_isa::{CodeBlob, Flavour, Reg, ServiceBlob, ARGS_START, HALT_ADDRESS, STACK_END};
 
 /// The entry point of a JAM service code blob's `refine` (and of an authorizer's
-/// `is_authorized`): code offset 0.
-pub const JAM_REFINE_PC: u32 = 0;
+/// `is_authorized`): code offset 0 ([`ServiceBlob::REFINE_ENTRY`]).
+pub const JAM_REFINE_PC: u32 = ServiceBlob::REFINE_ENTRY;
 
 /// The entry point of a JAM service code blob's `accumulate`: code offset 5, the second
-/// 5-byte jump of the dispatch table at the start of the code.
-pub const JAM_ACCUMULATE_PC: u32 = 5;
+/// 5-byte jump of the dispatch table at the start of the code
+/// ([`ServiceBlob::ACCUMULATE_ENTRY`]).
+pub const JAM_ACCUMULATE_PC: u32 = ServiceBlob::ACCUMULATE_ENTRY;
 
 /// The registers the SPI prescribes at entry for `args_len` bytes of arguments:
 /// r0 = [`HALT_ADDRESS`] (returning halts), r1 = [`STACK_END`] (the stack pointer),
@@ -74,7 +75,7 @@ impl SpiStart {
 pub struct PageRange {
     /// The first address: a multiple of the page size, at least `0x10000`.
     pub address: u32,
-    /// The length in bytes, rounded up to whole pages.
+    /// The length in bytes; the machine rounds it up to whole pages.
     pub length: u32,
     /// Whether the guest may write to it.
     pub writable: bool,

@@ -1,5 +1,5 @@
-//! Standard programs (SPI mode) built from hand-assembled code: memory layout, exits, host
-//! calls and exact gas under each gas model.
+//! Standard programs (SPI mode) built with the code builder: memory layout, exits, host calls
+//! and exact gas under each gas model.
 //!
 //! Gas arithmetic used below:
 //! - naive: 1 per instruction, a basic block's total charged on entry (a run that stops inside
@@ -12,55 +12,44 @@
 //!   cost), `ecalli` 100.
 
 use pvm_isa::{
-    encode, CodeBlob, Flavour, Instruction, Reg, StandardProgram, ARGS_START, HALT_ADDRESS,
-    PAGE_SIZE, STACK_END,
+    assemble, encode, BuiltCode, CodeBlob, CodeBuilder, Flavour, Instruction as I, Label, Reg::*,
+    StandardProgram, ARGS_START, HALT_ADDRESS, PAGE_SIZE, STACK_END,
 };
 use pvm_machine::{
     spi_registers, Access, Backend, DefaultHost, Exit, GasModel, HostAction, HostContext, LogLine,
-    Machine, MachineError, PageRange, RawProgram, RunConfig, SpiStart, JAM_ACCUMULATE_PC,
-    LOG_HOST_CALL, WHAT,
+    Machine, MachineError, MemoryChunk, PageRange, RawProgram, Report, RunConfig, SpiStart,
+    JAM_ACCUMULATE_PC, LOG_HOST_CALL, WHAT,
 };
 
-/// Code from instructions laid out back to back (targets are absolute code offsets).
-fn code(insts: &[Instruction], flavour: Flavour) -> CodeBlob {
-    let mut code = Vec::new();
-    let mut starts = Vec::new();
-    for inst in insts {
-        starts.push(code.len());
-        encode(inst, flavour, code.len() as u32, &mut code).expect("encodable");
+/// Returns through r0, which the SPI sets to the halt address.
+const HALT: I<Label> = I::jump_indirect(R0, 0);
+
+/// `insts` laid out by the code builder.
+fn build(flavour: Flavour, insts: &[I<Label>]) -> BuiltCode {
+    let mut b = CodeBuilder::new(flavour);
+    for &inst in insts {
+        b.push(inst);
     }
-    let mut bitmask = vec![0u8; code.len().div_ceil(8)];
-    for start in starts {
-        bitmask[start / 8] |= 1 << (start % 8);
-    }
-    CodeBlob {
-        jump_table: Vec::new(),
-        code,
-        bitmask,
-    }
+    b.finish().expect("valid code")
 }
 
-/// The code offset of each instruction.
-fn offsets(insts: &[Instruction], flavour: Flavour) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut scratch = Vec::new();
-    for inst in insts {
-        out.push(scratch.len() as u32);
-        encode(inst, flavour, scratch.len() as u32, &mut scratch).expect("encodable");
-    }
-    out
+/// `insts` as jam-v1 code.
+fn jam_code(insts: &[I<Label>]) -> BuiltCode {
+    build(Flavour::JamV1, insts)
 }
 
-fn program(insts: &[Instruction]) -> StandardProgram {
+/// A standard program with `code`, no data and one page of stack.
+fn program(code: &BuiltCode) -> StandardProgram {
     StandardProgram {
         ro_data: Vec::new(),
         rw_data: Vec::new(),
         heap_pages: 0,
         stack_size: 4096,
-        code: code(insts, Flavour::JamV1),
+        code: code.blob.clone(),
     }
 }
 
+/// 1000 gas on the interpreter, with the halting pc tracked.
 fn config(gas_model: GasModel) -> RunConfig {
     RunConfig {
         gas: 1000,
@@ -70,7 +59,17 @@ fn config(gas_model: GasModel) -> RunConfig {
     }
 }
 
-const HALT: Instruction = Instruction::jump_indirect(Reg::R0, 0);
+/// Runs a jam-v1 program once with a fresh [`DefaultHost`].
+fn run(program: &StandardProgram, start: &SpiStart, config: &RunConfig) -> Report {
+    pvm_machine::run_standard(
+        program,
+        Flavour::JamV1,
+        start,
+        config,
+        &mut DefaultHost::new(),
+    )
+    .unwrap()
+}
 
 #[test]
 fn polkavm_memory_map_is_the_spi_layout() {
@@ -79,7 +78,7 @@ fn polkavm_memory_map_is_the_spi_layout() {
         rw_data: vec![7; 10],
         heap_pages: 3,
         stack_size: 100,
-        code: code(&[HALT], Flavour::JamV1),
+        code: jam_code(&[HALT]).blob,
     };
     let args = vec![0xAB; 5000];
     let layout = program.layout().unwrap();
@@ -146,24 +145,17 @@ fn polkavm_memory_map_is_the_spi_layout() {
 #[test]
 fn halt_with_output() {
     // Writes "abcd" below the stack pointer and returns it.
-    let insts = [
-        Instruction::add_imm_64(Reg::R1, Reg::R1, -16i32 as u32),
-        Instruction::store_imm_indirect_u32(Reg::R1, 0, u32::from_le_bytes(*b"abcd")),
-        Instruction::move_reg(Reg::R7, Reg::R1),
-        Instruction::load_imm(Reg::R8, 4),
+    let code = jam_code(&[
+        I::add_imm_64(R1, R1, -16i32 as u32),
+        I::store_imm_indirect_u32(R1, 0, u32::from_le_bytes(*b"abcd")),
+        I::move_reg(R7, R1),
+        I::load_imm(R8, 4),
         HALT,
-    ];
-    let at = offsets(&insts, Flavour::JamV1);
-    let report = pvm_machine::run_standard(
-        &program(&insts),
-        Flavour::JamV1,
-        &SpiStart::default(),
-        &config(GasModel::Naive),
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
+    ]);
+    let program = program(&code);
+    let report = run(&program, &SpiStart::default(), &config(GasModel::Naive));
     assert_eq!(report.exit, Exit::Halt);
-    assert_eq!(report.pc, Some(at[4]));
+    assert_eq!(report.pc, Some(code.offsets[4]));
     assert_eq!(report.output.as_deref(), Some(&b"abcd"[..]));
     assert_eq!(report.regs[1], u64::from(STACK_END) - 16);
     assert_eq!(report.regs[7], u64::from(STACK_END) - 16);
@@ -171,17 +163,11 @@ fn halt_with_output() {
     assert_eq!((report.gas_used, report.gas_left), (5, 995));
 
     // Without halt-pc tracking, the same run reports no pc.
-    let report = pvm_machine::run_standard(
-        &program(&insts),
-        Flavour::JamV1,
-        &SpiStart::default(),
-        &RunConfig {
-            track_halt_pc: false,
-            ..config(GasModel::Naive)
-        },
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
+    let untracked = RunConfig {
+        track_halt_pc: false,
+        ..config(GasModel::Naive)
+    };
+    let report = run(&program, &SpiStart::default(), &untracked);
     assert_eq!(
         (report.exit, report.pc, report.gas_used),
         (Exit::Halt, None, 5)
@@ -193,7 +179,7 @@ fn halt_with_output() {
 fn arguments_come_back_and_unreadable_output_is_none() {
     // r7/r8 point at the arguments on entry, so an immediate return echoes them.
     let report = pvm_machine::run_standard(
-        &program(&[HALT]),
+        &program(&build(Flavour::Gp072, &[HALT])),
         Flavour::Gp072,
         &SpiStart::new(*b"hello"),
         &config(GasModel::Naive),
@@ -204,39 +190,29 @@ fn arguments_come_back_and_unreadable_output_is_none() {
 
     // An output range in unmapped memory: a halt without output.
     let start = SpiStart::new(*b"hello")
-        .with_reg(Reg::R7, 0x2_0000)
-        .with_reg(Reg::R8, 1);
-    let report = pvm_machine::run_standard(
-        &program(&[HALT]),
-        Flavour::JamV1,
+        .with_reg(R7, 0x2_0000)
+        .with_reg(R8, 1);
+    let report = run(
+        &program(&jam_code(&[HALT])),
         &start,
         &config(GasModel::Naive),
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
+    );
     assert_eq!((report.exit, report.output), (Exit::Halt, None));
 }
 
 #[test]
 fn panic_reports_the_trapping_instruction() {
-    let insts = [Instruction::load_imm(Reg::R2, 1), Instruction::trap()];
-    let at = offsets(&insts, Flavour::JamV1);
+    let code = jam_code(&[I::load_imm(R2, 1), I::trap()]);
+    let trap_pc = code.offsets[1];
     for (model, gas) in [
         (GasModel::Naive, 2),
         (GasModel::PerInstruction, 2),
         // `trap` (latency 2) ends the block last: 5 cycles − 3.
         (GasModel::Full, 2),
     ] {
-        let report = pvm_machine::run_standard(
-            &program(&insts),
-            Flavour::JamV1,
-            &SpiStart::default(),
-            &config(model),
-            &mut DefaultHost::new(),
-        )
-        .unwrap();
-        assert_eq!(report.exit, Exit::Panic { pc: at[1] }, "{model}");
-        assert_eq!(report.pc, Some(at[1]));
+        let report = run(&program(&code), &SpiStart::default(), &config(model));
+        assert_eq!(report.exit, Exit::Panic { pc: trap_pc }, "{model}");
+        assert_eq!(report.pc, Some(trap_pc));
         assert_eq!(report.regs[2], 1);
         assert_eq!(report.output, None);
         assert_eq!(report.gas_used, gas, "{model}");
@@ -245,68 +221,38 @@ fn panic_reports_the_trapping_instruction() {
 
 #[test]
 fn page_faults() {
-    let fault = |insts: &[Instruction]| {
-        let mut program = program(insts);
+    // `access` then halt, with 8 bytes of read-only data and 4 of arguments.
+    let fault = |access: I<Label>| {
+        let mut program = program(&jam_code(&[access, HALT]));
         program.ro_data = vec![1; 8];
-        pvm_machine::run_standard(
-            &program,
-            Flavour::JamV1,
-            &SpiStart::new(*b"args"),
-            &config(GasModel::Naive),
-            &mut DefaultHost::new(),
-        )
-        .unwrap()
-        .exit
+        run(&program, &SpiStart::new(*b"args"), &config(GasModel::Naive)).exit
     };
+    let page_fault = |address| Exit::PageFault { address, pc: 0 };
     // Unmapped memory (the writable region is empty here).
-    assert_eq!(
-        fault(&[Instruction::load_u32(Reg::R2, 0x3_0004), HALT]),
-        Exit::PageFault {
-            address: 0x3_0000,
-            pc: 0
-        }
-    );
+    assert_eq!(fault(I::load_u32(R2, 0x3_0004)), page_fault(0x3_0000));
     // A write to read-only data and to the argument area.
+    assert_eq!(fault(I::store_u8(R2, 0x1_0000)), page_fault(0x1_0000));
     assert_eq!(
-        fault(&[Instruction::store_u8(Reg::R2, 0x1_0000), HALT]),
-        Exit::PageFault {
-            address: 0x1_0000,
-            pc: 0
-        }
-    );
-    assert_eq!(
-        fault(&[Instruction::store_imm_u8(ARGS_START, 1), HALT]),
-        Exit::PageFault {
-            address: ARGS_START,
-            pc: 0
-        }
+        fault(I::store_imm_u8(ARGS_START, 1)),
+        page_fault(ARGS_START)
     );
     // Straddling the stack's lower end: the lowest inaccessible page is reported.
     assert_eq!(
-        fault(&[
-            Instruction::store_indirect_u64(Reg::R2, Reg::R1, -4096i32 as u32 - 4),
-            HALT
-        ]),
-        Exit::PageFault {
-            address: STACK_END - 2 * PAGE_SIZE,
-            pc: 0
-        }
+        fault(I::store_indirect_u64(R2, R1, -4096i32 as u32 - 4)),
+        page_fault(STACK_END - 2 * PAGE_SIZE)
     );
     // Below 0x10000 every access panics instead.
-    assert_eq!(
-        fault(&[Instruction::load_u8(Reg::R2, 0xFFFF), HALT]),
-        Exit::Panic { pc: 0 }
-    );
+    assert_eq!(fault(I::load_u8(R2, 0xFFFF)), Exit::Panic { pc: 0 });
 }
 
 #[test]
 fn page_fault_gas_differs_between_models() {
     // The fault is at the first instruction of a three-instruction block.
-    let insts = [
-        Instruction::load_u32(Reg::R2, 0x4_0000),
-        Instruction::load_imm(Reg::R3, 1),
+    let program = program(&jam_code(&[
+        I::load_u32(R2, 0x4_0000),
+        I::load_imm(R3, 1),
         HALT,
-    ];
+    ]));
     for (model, gas) in [
         // The whole block was paid on entry.
         (GasModel::Naive, 3),
@@ -316,14 +262,7 @@ fn page_fault_gas_differs_between_models() {
         // last, so the block takes 25 + 3 cycles.
         (GasModel::Full, 25),
     ] {
-        let report = pvm_machine::run_standard(
-            &program(&insts),
-            Flavour::JamV1,
-            &SpiStart::default(),
-            &config(model),
-            &mut DefaultHost::new(),
-        )
-        .unwrap();
+        let report = run(&program, &SpiStart::default(), &config(model));
         assert_eq!(
             report.exit,
             Exit::PageFault {
@@ -339,34 +278,31 @@ fn page_fault_gas_differs_between_models() {
 #[test]
 fn out_of_gas() {
     // A loop of two instructions: 2 gas per iteration, charged when the block is entered.
-    let insts = [
-        Instruction::add_imm_64(Reg::R2, Reg::R2, 1),
-        Instruction::jump(0),
-    ];
-    let at = offsets(&insts, Flavour::JamV1);
-    let run = |model| {
-        pvm_machine::run_standard(
-            &program(&insts),
-            Flavour::JamV1,
-            &SpiStart::default(),
-            &RunConfig {
-                gas: 11,
-                ..config(model)
-            },
-            &mut DefaultHost::new(),
-        )
-        .unwrap()
+    let code = assemble(
+        "top: add_imm_64 r2, r2, 1
+              jump top",
+        Flavour::JamV1,
+    )
+    .unwrap();
+    let (add_pc, jump_pc) = (code.offsets[0], code.offsets[1]);
+    let run_with_11 = |model| {
+        let config = RunConfig {
+            gas: 11,
+            ..config(model)
+        };
+        run(&program(&code), &SpiStart::default(), &config)
     };
     // Naive: five iterations (10 gas); the sixth entry needs 2 but 1 is left.
-    let report = run(GasModel::Naive);
-    assert_eq!(report.exit, Exit::OutOfGas { pc: 0 });
+    let report = run_with_11(GasModel::Naive);
+    assert_eq!(report.exit, Exit::OutOfGas { pc: add_pc });
+    assert_eq!(add_pc, 0);
     assert_eq!(
         (report.regs[2], report.gas_left, report.gas_used),
         (5, 1, 10)
     );
     // Per instruction: 11 instructions run (six adds), the 12th (a jump) cannot start.
-    let report = run(GasModel::PerInstruction);
-    assert_eq!(report.exit, Exit::OutOfGas { pc: at[1] });
+    let report = run_with_11(GasModel::PerInstruction);
+    assert_eq!(report.exit, Exit::OutOfGas { pc: jump_pc });
     assert_eq!(
         (report.regs[2], report.gas_left, report.gas_used),
         (6, 0, 11)
@@ -375,14 +311,8 @@ fn out_of_gas() {
 
 #[test]
 fn host_calls() {
-    let insts = [
-        Instruction::load_imm(Reg::R7, 21),
-        Instruction::ecalli(7),
-        Instruction::ecalli(8),
-        HALT,
-    ];
-    let at = offsets(&insts, Flavour::JamV1);
-    let program = program(&insts);
+    let code = jam_code(&[I::load_imm(R7, 21), I::ecalli(7), I::ecalli(8), HALT]);
+    let (call_7, call_8) = (code.offsets[1], code.offsets[2]);
     let machine = Machine::new();
     let mut seen = Vec::new();
     // Serves 7 (doubles r7), stops on anything else.
@@ -391,8 +321,8 @@ fn host_calls() {
         if index != 7 {
             return HostAction::Stop;
         }
-        let value = ctx.reg(Reg::R7);
-        ctx.set_reg(Reg::R7, value * 2);
+        let value = ctx.reg(R7);
+        ctx.set_reg(R7, value * 2);
         // The argument area is read-only for hosts too.
         assert!(ctx.write_memory(u64::from(ARGS_START), b"x").is_err());
         assert!(ctx.write_memory(u64::from(STACK_END) - 8, b"x").is_ok());
@@ -400,7 +330,7 @@ fn host_calls() {
     };
     let mut instance = machine
         .load_standard(
-            &program,
+            &program(&code),
             Flavour::JamV1,
             &SpiStart::default(),
             &config(GasModel::Naive),
@@ -411,14 +341,14 @@ fn host_calls() {
         report.exit,
         Exit::HostCall {
             index: 8,
-            pc: at[2]
+            pc: call_8
         }
     );
     assert_eq!(report.regs[7], 42);
     // All four instructions form one block, paid on entry.
     assert_eq!(report.gas_used, 4);
     // The embedder serves call 8 itself and resumes after it.
-    instance.set_reg(Reg::R8, 0);
+    instance.set_reg(R8, 0);
     let report = instance.run(&mut host).unwrap();
     assert_eq!((report.exit, report.gas_used), (Exit::Halt, 0));
     // A halted program stays halted.
@@ -426,33 +356,38 @@ fn host_calls() {
         instance.run(&mut host),
         Err(MachineError::NotResumable(Exit::Halt))
     ));
-    assert_eq!(seen, [(7, at[1]), (8, at[2])]);
+    assert_eq!(seen, [(7, call_7), (8, call_8)]);
 }
 
 #[test]
 fn default_host_serves_log() {
-    let insts = [
-        Instruction::load_imm(Reg::R7, 2),
-        Instruction::load_imm(Reg::R8, 0x1_0000),
-        Instruction::load_imm(Reg::R9, 6),
-        Instruction::load_imm(Reg::R10, 0x1_0006),
-        Instruction::load_imm(Reg::R11, 5),
-        Instruction::ecalli(LOG_HOST_CALL),
-        // No target, and a message in unmapped memory: nothing is logged.
-        Instruction::load_imm(Reg::R8, 0),
-        Instruction::load_imm(Reg::R9, 0),
-        Instruction::load_imm(Reg::R10, 0x5_0000),
-        Instruction::ecalli(LOG_HOST_CALL),
-        // No target.
-        Instruction::load_imm(Reg::R10, 0x1_0006),
-        Instruction::load_imm(Reg::R7, 4),
-        Instruction::ecalli(LOG_HOST_CALL),
-        Instruction::ecalli(99),
-        HALT,
-    ];
-    let at = offsets(&insts, Flavour::JamV1);
-    let mut program = program(&insts);
+    let mut b = CodeBuilder::new(Flavour::JamV1);
+    let load_imms = |b: &mut CodeBuilder, values: &[(_, u32)]| {
+        for &(reg, value) in values {
+            b.push(I::load_imm(reg, value));
+        }
+    };
+    // Level 2, target "target" and message "Hello" from the read-only data.
+    load_imms(
+        &mut b,
+        &[(R7, 2), (R8, 0x1_0000), (R9, 6), (R10, 0x1_0006), (R11, 5)],
+    );
+    let first_log = b.bind_new();
+    b.push(I::ecalli(LOG_HOST_CALL));
+    // No target, and a message in unmapped memory: nothing is logged.
+    load_imms(&mut b, &[(R8, 0), (R9, 0), (R10, 0x5_0000)]);
+    b.push(I::ecalli(LOG_HOST_CALL));
+    // No target, level 4.
+    load_imms(&mut b, &[(R10, 0x1_0006), (R7, 4)]);
+    b.push(I::ecalli(LOG_HOST_CALL));
+    let unknown_call = b.bind_new();
+    b.push(I::ecalli(99));
+    b.push(HALT);
+    let code = b.finish().unwrap();
+    let pc_of = |label| code.label_offset(label).unwrap();
+    let mut program = program(&code);
     program.ro_data = b"targetHello".to_vec();
+
     let mut host = DefaultHost::new();
     let report = pvm_machine::run_standard(
         &program,
@@ -482,51 +417,53 @@ fn default_host_serves_log() {
         report.exit,
         Exit::HostCall {
             index: 99,
-            pc: at[13]
+            pc: pc_of(unknown_call)
         }
     );
     assert_eq!(report.regs[7], WHAT);
     // One block of 15 instructions plus 10 for each of the three `log` calls.
+    assert_eq!(code.offsets.len(), 15);
     assert_eq!(report.gas_used, 15 + 3 * 10);
 
     // Too little gas for the host call's 10: out of gas at the `ecalli`.
-    let report = pvm_machine::run_standard(
+    let report = run(
         &program,
-        Flavour::JamV1,
         &SpiStart::default(),
         &RunConfig {
             gas: 20,
             ..config(GasModel::Naive)
         },
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
-    assert_eq!(report.exit, Exit::OutOfGas { pc: at[5] });
+    );
+    assert_eq!(
+        report.exit,
+        Exit::OutOfGas {
+            pc: pc_of(first_log)
+        }
+    );
     assert_eq!(report.gas_left, 5);
 }
 
 #[test]
 fn gas_models_on_one_program() {
-    // load_imm; load_imm; ecalli 100 (log, unreadable message); halt.
-    let insts = [
-        Instruction::load_imm(Reg::R7, 3),
-        Instruction::load_imm(Reg::R11, 1),
-        Instruction::ecalli(LOG_HOST_CALL),
-        HALT,
-    ];
-    let mut gas = Vec::new();
-    for model in [GasModel::Naive, GasModel::PerInstruction, GasModel::Full] {
-        let report = pvm_machine::run_standard(
-            &program(&insts),
+    // `log` (host call 100) with an unreadable message (r10 = 0, r11 = 1), then halt.
+    let program = program(
+        &assemble(
+            "load_imm r7, 3
+             load_imm r11, 1
+             ecalli 100
+             jump_indirect r0, 0",
             Flavour::JamV1,
-            &SpiStart::default(),
-            &config(model),
-            &mut DefaultHost::new(),
         )
-        .unwrap();
-        assert_eq!(report.exit, Exit::Halt, "{model}");
-        gas.push(report.gas_used);
-    }
+        .unwrap(),
+    );
+    let gas: Vec<i64> = [GasModel::Naive, GasModel::PerInstruction, GasModel::Full]
+        .into_iter()
+        .map(|model| {
+            let report = run(&program, &SpiStart::default(), &config(model));
+            assert_eq!(report.exit, Exit::Halt, "{model}");
+            report.gas_used
+        })
+        .collect();
     // Naive and per instruction: 4 instructions + 10 for `log`.
     assert_eq!(gas[0], 14);
     assert_eq!(gas[1], 14);
@@ -539,85 +476,92 @@ fn gas_models_on_one_program() {
 
 #[test]
 fn jam_accumulate_entry_and_register_overrides() {
-    // Five traps, then the accumulate entry at pc 5.
-    let mut insts = vec![Instruction::trap(); 5];
-    insts.extend([Instruction::add_imm_64(Reg::R7, Reg::R9, 1), HALT]);
+    // Five one-byte traps, then the accumulate entry.
+    let mut b = CodeBuilder::new(Flavour::JamV1);
+    for _ in 0..5 {
+        b.push(I::trap());
+    }
+    let accumulate = b.bind_new();
+    b.push(I::add_imm_64(R7, R9, 1));
+    let halt = b.bind_new();
+    b.push(HALT);
+    let code = b.finish().unwrap();
+    assert_eq!(code.label_offset(accumulate), Some(JAM_ACCUMULATE_PC));
+    let program = program(&code);
+
     let start = SpiStart::new(*b"xy")
         .at_pc(JAM_ACCUMULATE_PC)
-        .with_reg(Reg::R9, 41);
-    let report = pvm_machine::run_standard(
-        &program(&insts),
-        Flavour::JamV1,
-        &start,
-        &config(GasModel::Naive),
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
+        .with_reg(R9, 41);
+    let report = run(&program, &start, &config(GasModel::Naive));
     assert_eq!(report.exit, Exit::Halt);
-    assert_eq!(report.pc, Some(offsets(&insts, Flavour::JamV1)[6]));
+    assert_eq!(report.pc, code.label_offset(halt));
     assert_eq!(report.regs[7], 42);
     assert_eq!(report.regs[8], 2);
     assert_eq!(report.regs[9], 41);
     assert_eq!(report.gas_used, 2);
     // Starting at 0 hits the first trap.
-    let report = pvm_machine::run_standard(
-        &program(&insts),
-        Flavour::JamV1,
-        &SpiStart::new(*b"xy"),
-        &config(GasModel::Naive),
-        &mut DefaultHost::new(),
-    )
-    .unwrap();
+    let report = run(&program, &SpiStart::new(*b"xy"), &config(GasModel::Naive));
     assert_eq!(report.exit, Exit::Panic { pc: 0 });
 }
 
 #[test]
 fn refusals_are_errors() {
     let machine = Machine::new();
-    let run = |program: &StandardProgram, flavour| {
+    let load = |program: &StandardProgram, flavour, start: &SpiStart| {
         machine
-            .load_standard(
-                program,
-                flavour,
-                &SpiStart::default(),
-                &RunConfig::default(),
-            )
+            .load_standard(program, flavour, start, &RunConfig::default())
             .map(drop)
     };
     // gp-0.7.2 code with `sbrk`: polkavm's ReviveV1 has no `sbrk`.
-    let mut sbrk = program(&[]);
-    sbrk.code = code(&[Instruction::sbrk(Reg::R7, Reg::R8), HALT], Flavour::Gp072);
+    let sbrk = program(&build(Flavour::Gp072, &[I::sbrk(R7, R8), HALT]));
     assert_eq!(
-        run(&sbrk, Flavour::Gp072),
+        load(&sbrk, Flavour::Gp072, &SpiStart::default()),
         Err(MachineError::SbrkUnsupported {
             flavour: Flavour::Gp072,
             pc: 0
         })
     );
-    // jam-v1 code that can run off its end: polkavm's validator refuses it.
-    let err = run(
-        &program(&[Instruction::load_imm(Reg::R7, 1)]),
-        Flavour::JamV1,
-    )
-    .unwrap_err();
+    // jam-v1 code that can run off its end: polkavm's validator refuses it. The builder
+    // refuses it too, so it is encoded by hand.
+    let mut load_imm = Vec::new();
+    encode(&I::load_imm(R7, 1), Flavour::JamV1, 0, &mut load_imm).unwrap();
+    let runs_off = StandardProgram {
+        stack_size: 4096,
+        code: CodeBlob {
+            jump_table: Vec::new(),
+            code: load_imm,
+            bitmask: vec![1],
+        },
+        ..StandardProgram::default()
+    };
+    let err = load(&runs_off, Flavour::JamV1, &SpiStart::default()).unwrap_err();
     assert!(matches!(err, MachineError::Refused(_)), "{err}");
+    // A code blob made by hand whose bitmask is too short for its code: polkavm refuses it
+    // (and the `sbrk` scan of gp-0.7.2 code before that must not panic).
+    let short_bitmask = StandardProgram {
+        stack_size: 4096,
+        code: CodeBlob {
+            jump_table: Vec::new(),
+            code: vec![0; 16],
+            bitmask: vec![1],
+        },
+        ..StandardProgram::default()
+    };
+    for flavour in [Flavour::Gp072, Flavour::JamV1] {
+        let err = load(&short_bitmask, flavour, &SpiStart::default()).unwrap_err();
+        assert!(matches!(err, MachineError::Refused(_)), "{flavour}: {err}");
+    }
     // Arguments larger than Z_I.
-    let err = machine
-        .load_standard(
-            &program(&[HALT]),
-            Flavour::JamV1,
-            &SpiStart::new(vec![0; (1 << 24) + 1]),
-            &RunConfig::default(),
-        )
-        .unwrap_err();
+    let too_long = SpiStart::new(vec![0; (1 << 24) + 1]);
+    let err = load(&program(&jam_code(&[HALT])), Flavour::JamV1, &too_long).unwrap_err();
     assert!(matches!(err, MachineError::ArgsTooLarge { .. }), "{err}");
     // Raw programs: misaligned or low pages, memory outside the pages.
-    let raw = |pages: Vec<PageRange>, memory: Vec<pvm_machine::MemoryChunk>| {
+    let raw = |pages: Vec<PageRange>, memory: Vec<MemoryChunk>| {
         machine
             .load_raw(
                 &RawProgram {
                     flavour: Flavour::Gp072,
-                    code: code(&[HALT], Flavour::Gp072),
+                    code: build(Flavour::Gp072, &[HALT]).blob,
                     pages,
                     memory,
                     regs: [0; 13],
@@ -640,7 +584,7 @@ fn refusals_are_errors() {
         raw(vec![page(0x1000, true)], vec![]),
         Err(MachineError::BadPageRange { .. })
     ));
-    let chunk = |address| pvm_machine::MemoryChunk {
+    let chunk = |address| MemoryChunk {
         address,
         contents: vec![1, 2],
     };
@@ -656,16 +600,16 @@ fn refusals_are_errors() {
 
 #[test]
 fn recompiler_gives_the_same_report() {
-    let insts = [
-        Instruction::add_imm_64(Reg::R1, Reg::R1, -8i32 as u32),
-        Instruction::store_imm_indirect_u32(Reg::R1, 0, u32::from_le_bytes(*b"jam!")),
-        Instruction::move_reg(Reg::R7, Reg::R1),
-        Instruction::load_imm(Reg::R8, 4),
-        Instruction::ecalli(LOG_HOST_CALL),
-        Instruction::load_imm(Reg::R8, 4),
-        Instruction::load_u32(Reg::R3, 0x7_0000),
+    let program = program(&jam_code(&[
+        I::add_imm_64(R1, R1, -8i32 as u32),
+        I::store_imm_indirect_u32(R1, 0, u32::from_le_bytes(*b"jam!")),
+        I::move_reg(R7, R1),
+        I::load_imm(R8, 4),
+        I::ecalli(LOG_HOST_CALL),
+        I::load_imm(R8, 4),
+        I::load_u32(R3, 0x7_0000),
         HALT,
-    ];
+    ]));
     let machine = Machine::new();
     for model in [GasModel::Naive, GasModel::Full] {
         let mut reports = Vec::new();
@@ -675,12 +619,8 @@ fn recompiler_gives_the_same_report() {
                 track_halt_pc: false,
                 ..config(model)
             };
-            let loaded = machine.load_standard(
-                &program(&insts),
-                Flavour::JamV1,
-                &SpiStart::default(),
-                &config,
-            );
+            let loaded =
+                machine.load_standard(&program, Flavour::JamV1, &SpiStart::default(), &config);
             match loaded.and_then(|mut instance| instance.run(&mut DefaultHost::new())) {
                 Ok(report) => reports.push(report),
                 Err(err @ MachineError::Engine { .. }) => {
