@@ -1,1 +1,6 @@
-//! The filetest runner. Empty until the backend-core issue brings `.clif` tests to run.
+//! The filetest runner for cranelift-pvm.
+
+#![deny(unsafe_code)]
+#![forbid(unused_must_use)]
+
+pub mod execute;

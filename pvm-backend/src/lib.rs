@@ -1,2 +1,111 @@
-//! Cranelift IR → PVM. Empty until the backend-core issue: it will hold lowering (ISLE rules),
-//! VCode, the ABI, register allocation, emission and linking.
+//! Cranelift IR → PVM machine code.
+//!
+//! The pipeline, one module per stage:
+//! 1. verify the CLIF and run Cranelift's mid-end ([`isa`]: legalization, egraph GVN, LICM and
+//!    constant folding, through a 64-bit "shape" ISA that stands in for PVM);
+//! 2. [`lower`]: ISLE rules (`src/lower/*.isle`) turn CLIF into [`inst::MInst`]s on virtual
+//!    registers, in [`vcode::VCode`];
+//! 3. `regalloc2` assigns PVM registers ([`abi::machine_env`]), checked by its symbolic
+//!    checker when [`Options::check_regalloc`] is set;
+//! 4. [`emit`]: frames, moves, branches and fallthroughs into `pvm-isa`'s code builder.
+
+#![deny(unsafe_code)]
+#![forbid(unused_must_use)]
+
+pub mod abi;
+pub mod emit;
+pub mod inst;
+pub mod isa;
+pub mod lower;
+pub mod vcode;
+
+use cranelift_codegen::ir::Function;
+use pvm_isa::{BuiltCode, CodeBuilder, Flavour};
+
+/// Why a function could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The CLIF does not verify, or the mid-end failed.
+    #[error("invalid function: {0}")]
+    Invalid(String),
+    /// An instruction (shown) that the backend does not lower.
+    #[error("unsupported instruction: {0}")]
+    Unsupported(String),
+    /// The function has no blocks.
+    #[error("the function has no entry block")]
+    NoEntry,
+    /// More argument registers than the convention has.
+    #[error("{0} argument registers needed, 6 available")]
+    TooManyArgs(usize),
+    /// Register allocation failed.
+    #[error("register allocation failed: {0}")]
+    Regalloc(String),
+    /// A bug in the backend.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The instruction-set flavour.
+    pub flavour: Flavour,
+    /// Run Cranelift's mid-end optimizations.
+    pub optimize: bool,
+    /// Verify register allocation with regalloc2's symbolic checker.
+    pub check_regalloc: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            flavour: Flavour::JamV1,
+            optimize: true,
+            check_regalloc: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// One compiled function, standalone: its entry is offset 0.
+pub struct CompiledFunction {
+    /// The code.
+    pub code: BuiltCode,
+    /// The frame.
+    pub frame: emit::Frame,
+    /// The VCode after register allocation, as text.
+    pub vcode: String,
+}
+
+/// Compiles `func` into a standalone piece of code.
+pub fn compile_function(
+    func: &Function,
+    options: &Options,
+) -> Result<CompiledFunction, CompileError> {
+    let func = isa::prepare(func, options.optimize)?;
+    let vcode = lower::lower(&func)?;
+    let env = abi::machine_env();
+    let ra_options = regalloc2::RegallocOptions {
+        verbose_log: false,
+        validate_ssa: cfg!(debug_assertions),
+        algorithm: regalloc2::Algorithm::Ion,
+    };
+    let output = regalloc2::run(&vcode, &env, &ra_options)
+        .map_err(|e| CompileError::Regalloc(format!("{e:?}")))?;
+    if options.check_regalloc {
+        let mut checker = regalloc2::checker::Checker::new(&vcode, &env);
+        checker.prepare(&output);
+        checker
+            .run()
+            .map_err(|e| CompileError::Regalloc(format!("checker: {e:?}")))?;
+    }
+    let mut builder = CodeBuilder::new(options.flavour);
+    let emitted = emit::emit(&vcode, &output, &mut builder)?;
+    let code = builder
+        .finish()
+        .map_err(|e| CompileError::Internal(e.to_string()))?;
+    Ok(CompiledFunction {
+        code,
+        frame: emitted.frame,
+        vcode: emitted.vcode_text,
+    })
+}

@@ -1,0 +1,425 @@
+//! Emission: allocated VCode → PVM instructions in a [`CodeBuilder`].
+//!
+//! Relies on the VCode invariants (see `vcode.rs`) and on regalloc2's output for that VCode.
+//!
+//! The frame, from the stack pointer up (all offsets multiples of 8):
+//!
+//! ```text
+//!   sp + 0                     spill slots, 8 bytes each
+//!   sp + spills                CLIF stack slots (the "slot area")
+//!   sp + spills + slots        saved callee-saved registers this function writes
+//!   sp + frame_size            the caller's frame
+//! ```
+//!
+//! A function with no spills, no stack slots and no callee-saved register written has no
+//! frame: no prologue, no epilogue.
+//!
+//! Control flow: blocks are emitted in VCode order. A block holding only a jump (an edge block
+//! on which the allocator put no moves) is not emitted: branches to it go to its target. A
+//! jump to the next emitted block is left out; a two-way branch whose `not_taken` block comes
+//! next is one PVM branch, and one whose `taken` block comes next is the inverted branch. A
+//! block that is a branch target but follows an instruction that does not end a PVM basic
+//! block starts with `fallthrough`, as the PVM requires. Conditional traps branch to one
+//! shared `trap` at the end of the function: a branch to `trap` is cheap under the draft
+//! GP 0.8 gas model.
+
+use crate::abi::{self, reg_of, RA, SP};
+use crate::inst::{Base, MInst, RegOrImm};
+use crate::vcode::VCode;
+use crate::CompileError;
+use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
+use pvm_isa::{CodeBuilder, Instruction, Label, Opcode, Reg};
+use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output};
+use std::fmt::Write as _;
+
+/// The frame of one function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Bytes of spill slots.
+    pub spill_bytes: u32,
+    /// Bytes of CLIF stack slots.
+    pub slot_bytes: u32,
+    /// Callee-saved registers written, saved in the frame.
+    pub saved: Vec<Reg>,
+    /// The whole frame.
+    pub size: u32,
+}
+
+impl Frame {
+    fn new(vcode: &VCode, output: &Output) -> Self {
+        let spill_bytes = output.num_spillslots as u32 * 8;
+        let slot_bytes = vcode.slot_area().next_multiple_of(8);
+        let mut written = [false; 13];
+        for alloc in &output.allocs {
+            if let Some(preg) = alloc.as_reg() {
+                written[usize::from(reg_of(preg).index())] = true;
+            }
+        }
+        for (_, Edit::Move { to, .. }) in &output.edits {
+            if let Some(preg) = to.as_reg() {
+                written[usize::from(reg_of(preg).index())] = true;
+            }
+        }
+        let saved: Vec<Reg> = abi::CALLEE_SAVED
+            .into_iter()
+            .filter(|r| written[usize::from(r.index())])
+            .collect();
+        let size = spill_bytes + slot_bytes + 8 * saved.len() as u32;
+        Frame {
+            spill_bytes,
+            slot_bytes,
+            saved,
+            size,
+        }
+    }
+
+    fn saved_offset(&self, index: usize) -> u32 {
+        self.spill_bytes + self.slot_bytes + 8 * index as u32
+    }
+}
+
+/// A function's code in a builder, and its VCode listing after allocation.
+pub struct Emitted {
+    /// The frame.
+    pub frame: Frame,
+    /// The allocated VCode, one instruction per line, for precise-output tests.
+    pub vcode_text: String,
+}
+
+/// The branch for `cc(a, b)`; reg-reg compares exist only for some conditions, the others swap.
+fn branch(cc: IntCC, a: Reg, b: RegOrImm<Reg>, target: Label) -> Instruction<Label> {
+    use IntCC::*;
+    match b {
+        RegOrImm::Imm(imm) => {
+            let op = match cc {
+                Equal => Instruction::branch_eq_imm,
+                NotEqual => Instruction::branch_not_eq_imm,
+                UnsignedLessThan => Instruction::branch_less_unsigned_imm,
+                UnsignedLessThanOrEqual => Instruction::branch_less_or_equal_unsigned_imm,
+                UnsignedGreaterThanOrEqual => Instruction::branch_greater_or_equal_unsigned_imm,
+                UnsignedGreaterThan => Instruction::branch_greater_unsigned_imm,
+                SignedLessThan => Instruction::branch_less_signed_imm,
+                SignedLessThanOrEqual => Instruction::branch_less_or_equal_signed_imm,
+                SignedGreaterThanOrEqual => Instruction::branch_greater_or_equal_signed_imm,
+                SignedGreaterThan => Instruction::branch_greater_signed_imm,
+            };
+            op(a, imm, target)
+        }
+        RegOrImm::Reg(b) => match cc {
+            Equal => Instruction::branch_eq(a, b, target),
+            NotEqual => Instruction::branch_not_eq(a, b, target),
+            UnsignedLessThan => Instruction::branch_less_unsigned(a, b, target),
+            UnsignedGreaterThanOrEqual => {
+                Instruction::branch_greater_or_equal_unsigned(a, b, target)
+            }
+            SignedLessThan => Instruction::branch_less_signed(a, b, target),
+            SignedGreaterThanOrEqual => Instruction::branch_greater_or_equal_signed(a, b, target),
+            UnsignedGreaterThan => Instruction::branch_less_unsigned(b, a, target),
+            UnsignedLessThanOrEqual => Instruction::branch_greater_or_equal_unsigned(b, a, target),
+            SignedGreaterThan => Instruction::branch_less_signed(b, a, target),
+            SignedLessThanOrEqual => Instruction::branch_greater_or_equal_signed(b, a, target),
+        },
+    }
+}
+
+struct Emitter<'a> {
+    builder: &'a mut CodeBuilder,
+    frame: Frame,
+    labels: Vec<Label>,
+    trap: Option<Label>,
+    /// Whether the last instruction pushed ends a PVM basic block.
+    ended_block: bool,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, inst: Instruction<Label>) {
+        self.ended_block = inst.opcode().ends_block();
+        self.builder.push(inst);
+    }
+
+    fn trap_label(&mut self) -> Label {
+        *self.trap.get_or_insert_with(|| self.builder.new_label())
+    }
+
+    fn spill_offset(slot: usize) -> u32 {
+        8 * slot as u32
+    }
+
+    fn mov(&mut self, from: Allocation, to: Allocation) {
+        match (from.as_reg(), to.as_reg(), from.as_stack(), to.as_stack()) {
+            (Some(f), Some(t), _, _) if f != t => {
+                self.push(Instruction::move_reg(reg_of(t), reg_of(f)));
+            }
+            (Some(_), Some(_), _, _) => {}
+            (Some(f), None, _, Some(slot)) => self.push(Instruction::store_indirect_u64(
+                reg_of(f),
+                SP,
+                Self::spill_offset(slot.index()),
+            )),
+            (None, Some(t), Some(slot), _) => self.push(Instruction::load_indirect_u64(
+                reg_of(t),
+                SP,
+                Self::spill_offset(slot.index()),
+            )),
+            _ => unreachable!("regalloc2 never moves stack to stack"),
+        }
+    }
+
+    fn prologue(&mut self) {
+        if self.frame.size == 0 {
+            return;
+        }
+        self.push(Instruction::add_imm_64(
+            SP,
+            SP,
+            self.frame.size.wrapping_neg(),
+        ));
+        for (i, &reg) in self.frame.saved.clone().iter().enumerate() {
+            self.push(Instruction::store_indirect_u64(
+                reg,
+                SP,
+                self.frame.saved_offset(i),
+            ));
+        }
+    }
+
+    fn epilogue_and_return(&mut self) {
+        if self.frame.size != 0 {
+            for (i, &reg) in self.frame.saved.clone().iter().enumerate() {
+                self.push(Instruction::load_indirect_u64(
+                    reg,
+                    SP,
+                    self.frame.saved_offset(i),
+                ));
+            }
+            self.push(Instruction::add_imm_64(SP, SP, self.frame.size));
+        }
+        self.push(Instruction::jump_indirect(RA, 0));
+    }
+
+    fn base(&self, base: Base<Reg>, offset: u32) -> (Reg, u32) {
+        match base {
+            Base::Reg(r) => (r, offset),
+            Base::StackSlots => (SP, self.frame.spill_bytes.wrapping_add(offset)),
+        }
+    }
+
+    /// Emits one non-branch instruction.
+    fn inst(&mut self, inst: &MInst<Reg>) -> Result<(), CompileError> {
+        let unexpected =
+            |op: Opcode| CompileError::Internal(format!("`{op}` in the wrong machine instruction"));
+        match *inst {
+            MInst::Args { .. } => {}
+            MInst::Ret { .. } => self.epilogue_and_return(),
+            MInst::AluRRR { op, dst, a, b } => self.push(
+                Instruction::new(op, pvm_isa::Args::RegRegReg(dst, a, b)).ok_or(unexpected(op))?,
+            ),
+            MInst::AluRRI { op, dst, src, imm } => self.push(
+                Instruction::new(op, pvm_isa::Args::RegRegImm(dst, src, imm))
+                    .ok_or(unexpected(op))?,
+            ),
+            MInst::AluRR { op, dst, src } => self
+                .push(Instruction::new(op, pvm_isa::Args::RegReg(dst, src)).ok_or(unexpected(op))?),
+            MInst::Mov { dst, src } => {
+                if dst != src {
+                    self.push(Instruction::move_reg(dst, src));
+                }
+            }
+            MInst::LoadImm { dst, imm } => self.push(Instruction::load_imm(dst, imm)),
+            MInst::LoadImm64 { dst, imm } => self.push(Instruction::load_imm64(dst, imm)),
+            MInst::Cmov {
+                op, dst, src, cond, ..
+            } => self.push(
+                Instruction::new(op, pvm_isa::Args::RegRegReg(dst, src, cond))
+                    .ok_or(unexpected(op))?,
+            ),
+            MInst::Load {
+                op,
+                dst,
+                base,
+                offset,
+            } => {
+                let (base, offset) = self.base(base, offset);
+                self.push(
+                    Instruction::new(op, pvm_isa::Args::RegRegImm(dst, base, offset))
+                        .ok_or(unexpected(op))?,
+                );
+            }
+            MInst::Store {
+                op,
+                src,
+                base,
+                offset,
+            } => {
+                let (base, offset) = self.base(base, offset);
+                self.push(
+                    Instruction::new(op, pvm_isa::Args::RegRegImm(src, base, offset))
+                        .ok_or(unexpected(op))?,
+                );
+            }
+            MInst::StackAddr { dst, offset } => {
+                let (base, offset) = self.base(Base::StackSlots, offset);
+                self.push(Instruction::add_imm_64(dst, base, offset));
+            }
+            MInst::Trap => self.push(Instruction::trap()),
+            MInst::TrapIf { cc, a, b } => {
+                let trap = self.trap_label();
+                self.push(branch(cc, a, b, trap));
+            }
+            MInst::Jump { .. } | MInst::CondBr { .. } => {
+                return Err(CompileError::Internal(
+                    "branch in the middle of a block".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `block` emits nothing but a jump, and where that jump goes.
+fn forwarding_target(vcode: &VCode, output: &Output, block: Block) -> Option<Block> {
+    let mut items = output.block_insts_and_edits(vcode, block);
+    match (items.next(), items.next()) {
+        (Some(InstOrEdit::Inst(inst)), None) => match vcode.inst(inst) {
+            MInst::Jump { target } => Some(*target),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Emits the allocated `vcode` into `builder`.
+pub(crate) fn emit(
+    vcode: &VCode,
+    output: &Output,
+    builder: &mut CodeBuilder,
+) -> Result<Emitted, CompileError> {
+    let num_blocks = vcode.num_blocks();
+    // Where a branch to each block really goes, past blocks that only jump on.
+    let dest: Vec<Block> = (0..num_blocks)
+        .map(|b| {
+            let mut target = Block::new(b);
+            // At most one step per block: a cycle of empty jumps stays where it is.
+            for _ in 0..num_blocks {
+                match forwarding_target(vcode, output, target) {
+                    Some(next) if next != target => target = next,
+                    _ => break,
+                }
+            }
+            target
+        })
+        .collect();
+    // The entry block is always emitted: the function starts there.
+    let emitted: Vec<Block> = (0..num_blocks)
+        .map(Block::new)
+        .filter(|&b| b.index() == 0 || dest[b.index()] == b)
+        .collect();
+    let next_emitted = |b: Block| emitted.iter().find(|&&e| e.index() > b.index()).copied();
+    // The blocks some emitted branch or jump will name (the others are only fallen into).
+    let mut targeted = vec![false; num_blocks];
+    for &block in &emitted {
+        let last = vcode.block_insns(block).last();
+        let next = next_emitted(block);
+        match *vcode.inst(last) {
+            MInst::Jump { target } if Some(dest[target.index()]) != next => {
+                targeted[dest[target.index()].index()] = true;
+            }
+            MInst::CondBr {
+                taken, not_taken, ..
+            } => {
+                let (taken, not_taken) = (dest[taken.index()], dest[not_taken.index()]);
+                if Some(not_taken) != next {
+                    targeted[not_taken.index()] = true;
+                }
+                if Some(taken) != next || Some(not_taken) != next {
+                    targeted[taken.index()] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut emitter = Emitter {
+        builder,
+        frame: Frame::new(vcode, output),
+        labels: Vec::new(),
+        trap: None,
+        ended_block: true,
+    };
+    emitter.labels = (0..num_blocks)
+        .map(|_| emitter.builder.new_label())
+        .collect();
+    let mut vcode_text = String::new();
+    emitter.prologue();
+
+    for &block in &emitted {
+        let next = next_emitted(block);
+        let label = emitter.labels[block.index()];
+        emitter
+            .builder
+            .bind(label)
+            .map_err(|e| CompileError::Internal(e.to_string()))?;
+        let _ = writeln!(vcode_text, "block{}:", block.index());
+        for item in output.block_insts_and_edits(vcode, block) {
+            match item {
+                InstOrEdit::Edit(Edit::Move { from, to }) => {
+                    let _ = writeln!(vcode_text, "  move {to} <- {from}");
+                    emitter.mov(*from, *to);
+                }
+                InstOrEdit::Inst(index) => {
+                    let mut allocs = output.inst_allocs(index).iter();
+                    let inst = vcode.inst(index).map_regs(|_, _| {
+                        let alloc = allocs.next().expect("one allocation per operand");
+                        reg_of(alloc.as_reg().expect("operands are register-constrained"))
+                    });
+                    let _ = writeln!(vcode_text, "  {inst}");
+                    match inst {
+                        MInst::Jump { target } => {
+                            let target = dest[target.index()];
+                            if Some(target) != next {
+                                let label = emitter.labels[target.index()];
+                                emitter.push(Instruction::jump(label));
+                            }
+                        }
+                        MInst::CondBr {
+                            cc,
+                            a,
+                            b,
+                            taken,
+                            not_taken,
+                        } => {
+                            let (taken, not_taken) = (dest[taken.index()], dest[not_taken.index()]);
+                            let label = |b: Block| emitter.labels[b.index()];
+                            let (t, f) = (label(taken), label(not_taken));
+                            if Some(not_taken) == next {
+                                emitter.push(branch(cc, a, b, t));
+                            } else if Some(taken) == next {
+                                emitter.push(branch(cc.complement(), a, b, f));
+                            } else {
+                                emitter.push(branch(cc, a, b, t));
+                                emitter.push(Instruction::jump(f));
+                            }
+                        }
+                        other => emitter.inst(&other)?,
+                    }
+                }
+            }
+        }
+        // Falling into a block that is also a branch target: the PVM wants it to start a
+        // basic block.
+        if !emitter.ended_block && next.is_some_and(|n| targeted[n.index()]) {
+            emitter.push(Instruction::fallthrough());
+        }
+    }
+    if let Some(trap) = emitter.trap {
+        emitter
+            .builder
+            .bind(trap)
+            .map_err(|e| CompileError::Internal(e.to_string()))?;
+        emitter.builder.push(Instruction::trap());
+    }
+    Ok(Emitted {
+        frame: emitter.frame,
+        vcode_text,
+    })
+}

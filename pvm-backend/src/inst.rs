@@ -1,0 +1,438 @@
+//! Machine instructions: one variant per PVM operand shape the lowering uses, plus the
+//! pseudo-instructions that register allocation and emission need (arguments, return, branches).
+//!
+//! `MInst<R>` is generic over its register type: `MInst<VReg>` before register allocation,
+//! `MInst<Reg>` (physical PVM registers) after. [`MInst::map_regs`] is the one place that lists
+//! an instruction's registers and their roles, in a fixed order; operand collection for
+//! regalloc2 and the application of its allocations both go through it, so they cannot
+//! disagree.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use pvm_isa::Opcode;
+use regalloc2::{Block, PReg};
+use std::fmt;
+
+/// What an instruction does with one of its registers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Read before any register is written.
+    Use,
+    /// Written after every register is read (so it may share a register with a use).
+    Def,
+    /// Read, and must be in this physical register.
+    FixedUse(PReg),
+    /// Written, and must land in this physical register.
+    FixedDef(PReg),
+    /// Written into the same register as the use at this operand index (read-modify-write).
+    ReuseDef(usize),
+}
+
+/// The second operand of a compare: a register or a 32-bit immediate (sign-extended).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RegOrImm<R> {
+    /// A register.
+    Reg(R),
+    /// An immediate.
+    Imm(u32),
+}
+
+/// Where a load or store goes: a register plus offset, or the frame.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Base<R> {
+    /// `[reg + offset]`.
+    Reg(R),
+    /// `[sp + frame offset of the slot area + offset]`: CLIF stack slots, resolved at emission
+    /// once the frame is known.
+    StackSlots,
+}
+
+/// A machine instruction with registers of type `R`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MInst<R> {
+    /// Defines the function's arguments, which arrive in fixed registers (first in the entry block).
+    Args {
+        /// Each argument's register and where it arrives.
+        args: Vec<(R, PReg)>,
+    },
+    /// Returns, with each result in its fixed register (ends a block).
+    Ret {
+        /// Each result's register and where the ABI wants it.
+        rets: Vec<(R, PReg)>,
+    },
+    /// `op dst, a, b` (three-register shape).
+    AluRRR {
+        /// The PVM instruction.
+        op: Opcode,
+        /// Result.
+        dst: R,
+        /// First source.
+        a: R,
+        /// Second source.
+        b: R,
+    },
+    /// `op dst, src, imm` (two registers and an immediate).
+    AluRRI {
+        /// The PVM instruction.
+        op: Opcode,
+        /// Result.
+        dst: R,
+        /// Source.
+        src: R,
+        /// Immediate (sign-extended by the machine).
+        imm: u32,
+    },
+    /// `op dst, src` (two-register shape).
+    AluRR {
+        /// The PVM instruction.
+        op: Opcode,
+        /// Result.
+        dst: R,
+        /// Source.
+        src: R,
+    },
+    /// `move_reg dst, src`.
+    Mov {
+        /// Destination.
+        dst: R,
+        /// Source.
+        src: R,
+    },
+    /// `load_imm dst, imm` (sign-extended 32-bit constant).
+    LoadImm {
+        /// Destination.
+        dst: R,
+        /// Immediate.
+        imm: u32,
+    },
+    /// `load_imm64 dst, imm`.
+    LoadImm64 {
+        /// Destination.
+        dst: R,
+        /// Immediate.
+        imm: u64,
+    },
+    /// `cmov_if_zero` / `cmov_if_not_zero`: `dst = cond ? src : old`, in place.
+    Cmov {
+        /// The PVM instruction.
+        op: Opcode,
+        /// Result; shares the register of `old`.
+        dst: R,
+        /// The value kept when the condition fails.
+        old: R,
+        /// The value taken when it holds.
+        src: R,
+        /// The register tested against zero.
+        cond: R,
+    },
+    /// A load of `op`'s width and extension from `base + offset`.
+    Load {
+        /// A `load_indirect_*` opcode.
+        op: Opcode,
+        /// Destination.
+        dst: R,
+        /// Base.
+        base: Base<R>,
+        /// Offset.
+        offset: u32,
+    },
+    /// A store of `op`'s width to `base + offset`.
+    Store {
+        /// A `store_indirect_*` opcode.
+        op: Opcode,
+        /// Value stored.
+        src: R,
+        /// Base.
+        base: Base<R>,
+        /// Offset.
+        offset: u32,
+    },
+    /// `dst = sp + frame offset of the slot area + offset`: the address of a CLIF stack slot.
+    StackAddr {
+        /// Destination.
+        dst: R,
+        /// Offset within the slot area.
+        offset: u32,
+    },
+    /// An unconditional jump to another block (ends a block).
+    Jump {
+        /// The target.
+        target: Block,
+    },
+    /// A two-way branch on `cc(a, b)` (ends a block).
+    CondBr {
+        /// The condition.
+        cc: IntCC,
+        /// First operand.
+        a: R,
+        /// Second operand.
+        b: RegOrImm<R>,
+        /// Taken when the condition holds.
+        taken: Block,
+        /// Taken otherwise.
+        not_taken: Block,
+    },
+    /// Unconditional trap.
+    Trap,
+    /// Trap when `cc(a, b)` holds; otherwise continue.
+    TrapIf {
+        /// The condition.
+        cc: IntCC,
+        /// First operand.
+        a: R,
+        /// Second operand.
+        b: RegOrImm<R>,
+    },
+}
+
+impl<R: Copy> MInst<R> {
+    /// The same instruction with each register `r` replaced by `f(r, role)`, visiting registers
+    /// in operand order: uses first, then definitions.
+    pub fn map_regs<S>(&self, mut f: impl FnMut(R, Role) -> S) -> MInst<S> {
+        match self {
+            MInst::Args { args } => MInst::Args {
+                args: args
+                    .iter()
+                    .map(|&(r, p)| (f(r, Role::FixedDef(p)), p))
+                    .collect(),
+            },
+            MInst::Ret { rets } => MInst::Ret {
+                rets: rets
+                    .iter()
+                    .map(|&(r, p)| (f(r, Role::FixedUse(p)), p))
+                    .collect(),
+            },
+            &MInst::AluRRR { op, dst, a, b } => {
+                let (a, b) = (f(a, Role::Use), f(b, Role::Use));
+                MInst::AluRRR {
+                    op,
+                    a,
+                    b,
+                    dst: f(dst, Role::Def),
+                }
+            }
+            &MInst::AluRRI { op, dst, src, imm } => {
+                let src = f(src, Role::Use);
+                MInst::AluRRI {
+                    op,
+                    src,
+                    imm,
+                    dst: f(dst, Role::Def),
+                }
+            }
+            &MInst::AluRR { op, dst, src } => {
+                let src = f(src, Role::Use);
+                MInst::AluRR {
+                    op,
+                    src,
+                    dst: f(dst, Role::Def),
+                }
+            }
+            &MInst::Mov { dst, src } => {
+                let src = f(src, Role::Use);
+                MInst::Mov {
+                    src,
+                    dst: f(dst, Role::Def),
+                }
+            }
+            &MInst::LoadImm { dst, imm } => MInst::LoadImm {
+                dst: f(dst, Role::Def),
+                imm,
+            },
+            &MInst::LoadImm64 { dst, imm } => MInst::LoadImm64 {
+                dst: f(dst, Role::Def),
+                imm,
+            },
+            &MInst::Cmov {
+                op,
+                dst,
+                old,
+                src,
+                cond,
+            } => {
+                let (old, src, cond) = (f(old, Role::Use), f(src, Role::Use), f(cond, Role::Use));
+                MInst::Cmov {
+                    op,
+                    old,
+                    src,
+                    cond,
+                    dst: f(dst, Role::ReuseDef(0)),
+                }
+            }
+            &MInst::Load {
+                op,
+                dst,
+                base,
+                offset,
+            } => {
+                let base = map_base(base, &mut f);
+                MInst::Load {
+                    op,
+                    base,
+                    offset,
+                    dst: f(dst, Role::Def),
+                }
+            }
+            &MInst::Store {
+                op,
+                src,
+                base,
+                offset,
+            } => {
+                let src = f(src, Role::Use);
+                MInst::Store {
+                    op,
+                    src,
+                    base: map_base(base, &mut f),
+                    offset,
+                }
+            }
+            &MInst::StackAddr { dst, offset } => MInst::StackAddr {
+                dst: f(dst, Role::Def),
+                offset,
+            },
+            &MInst::Jump { target } => MInst::Jump { target },
+            &MInst::CondBr {
+                cc,
+                a,
+                b,
+                taken,
+                not_taken,
+            } => MInst::CondBr {
+                cc,
+                a: f(a, Role::Use),
+                b: map_reg_or_imm(b, &mut f),
+                taken,
+                not_taken,
+            },
+            MInst::Trap => MInst::Trap,
+            &MInst::TrapIf { cc, a, b } => MInst::TrapIf {
+                cc,
+                a: f(a, Role::Use),
+                b: map_reg_or_imm(b, &mut f),
+            },
+        }
+    }
+
+    /// Whether the instruction ends a block with a return.
+    pub fn is_ret(&self) -> bool {
+        matches!(self, MInst::Ret { .. })
+    }
+
+    /// Whether the instruction ends a block by going to other blocks.
+    pub fn is_branch(&self) -> bool {
+        matches!(self, MInst::Jump { .. } | MInst::CondBr { .. })
+    }
+
+    /// Whether the instruction must end its block (branches, returns, traps).
+    pub fn is_terminator(&self) -> bool {
+        self.is_ret() || self.is_branch() || matches!(self, MInst::Trap)
+    }
+}
+
+fn map_base<R: Copy, S>(base: Base<R>, f: &mut impl FnMut(R, Role) -> S) -> Base<S> {
+    match base {
+        Base::Reg(r) => Base::Reg(f(r, Role::Use)),
+        Base::StackSlots => Base::StackSlots,
+    }
+}
+
+fn map_reg_or_imm<R: Copy, S>(value: RegOrImm<R>, f: &mut impl FnMut(R, Role) -> S) -> RegOrImm<S> {
+    match value {
+        RegOrImm::Reg(r) => RegOrImm::Reg(f(r, Role::Use)),
+        RegOrImm::Imm(imm) => RegOrImm::Imm(imm),
+    }
+}
+
+/// `IntCC` as the precise-output text spells it.
+fn cc_name(cc: IntCC) -> &'static str {
+    match cc {
+        IntCC::Equal => "eq",
+        IntCC::NotEqual => "ne",
+        IntCC::SignedLessThan => "slt",
+        IntCC::SignedGreaterThanOrEqual => "sge",
+        IntCC::SignedGreaterThan => "sgt",
+        IntCC::SignedLessThanOrEqual => "sle",
+        IntCC::UnsignedLessThan => "ult",
+        IntCC::UnsignedGreaterThanOrEqual => "uge",
+        IntCC::UnsignedGreaterThan => "ugt",
+        IntCC::UnsignedLessThanOrEqual => "ule",
+    }
+}
+
+impl<R: fmt::Display> fmt::Display for RegOrImm<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegOrImm::Reg(r) => write!(f, "{r}"),
+            RegOrImm::Imm(imm) => write!(f, "{}", *imm as i32),
+        }
+    }
+}
+
+impl<R: fmt::Display> fmt::Display for Base<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Base::Reg(r) => write!(f, "{r}"),
+            Base::StackSlots => f.write_str("slots"),
+        }
+    }
+}
+
+/// The VCode text of an instruction (precise-output filetests show it after allocation).
+impl<R: fmt::Display + Copy> fmt::Display for MInst<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |regs: &[(R, PReg)]| {
+            regs.iter()
+                .map(|(r, p)| format!("{r}=r{}", p.hw_enc()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            MInst::Args { args } => write!(f, "args {}", list(args)),
+            MInst::Ret { rets } => write!(f, "ret {}", list(rets)),
+            MInst::AluRRR { op, dst, a, b } => write!(f, "{op} {dst}, {a}, {b}"),
+            MInst::AluRRI { op, dst, src, imm } => {
+                write!(f, "{op} {dst}, {src}, {}", *imm as i32)
+            }
+            MInst::AluRR { op, dst, src } => write!(f, "{op} {dst}, {src}"),
+            MInst::Mov { dst, src } => write!(f, "move_reg {dst}, {src}"),
+            MInst::LoadImm { dst, imm } => write!(f, "load_imm {dst}, {}", *imm as i32),
+            MInst::LoadImm64 { dst, imm } => write!(f, "load_imm64 {dst}, {imm:#x}"),
+            MInst::Cmov {
+                op,
+                dst,
+                old,
+                src,
+                cond,
+            } => write!(f, "{op} {dst}, {src}, {cond} ; old {old}"),
+            MInst::Load {
+                op,
+                dst,
+                base,
+                offset,
+            } => write!(f, "{op} {dst}, {base}, {}", *offset as i32),
+            MInst::Store {
+                op,
+                src,
+                base,
+                offset,
+            } => write!(f, "{op} {src}, {base}, {}", *offset as i32),
+            MInst::StackAddr { dst, offset } => write!(f, "stack_addr {dst}, {}", *offset as i32),
+            MInst::Jump { target } => write!(f, "jump block{}", target.index()),
+            MInst::CondBr {
+                cc,
+                a,
+                b,
+                taken,
+                not_taken,
+            } => write!(
+                f,
+                "br_{} {a}, {b}, block{}, block{}",
+                cc_name(*cc),
+                taken.index(),
+                not_taken.index()
+            ),
+            MInst::Trap => f.write_str("trap"),
+            MInst::TrapIf { cc, a, b } => write!(f, "trap_if_{} {a}, {b}", cc_name(*cc)),
+        }
+    }
+}

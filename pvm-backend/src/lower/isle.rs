@@ -1,0 +1,294 @@
+//! The Rust side of the ISLE lowering rules: the types the generated code names and the
+//! `Context` trait's external terms, implemented over the lowering driver's state.
+
+#![allow(missing_docs)]
+
+use super::{Lowering, Targets, ValueRegs};
+use crate::inst::{Base, MInst, RegOrImm};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::immediates::Imm64;
+use cranelift_codegen::ir::{BlockCall, Inst, InstructionData, Type, Value, ValueList};
+use pvm_isa::Opcode as PvmOpcode;
+use regalloc2::Block as Target;
+use regalloc2::VReg as Reg;
+
+pub(crate) type Unit = ();
+pub(crate) type ValueArray2 = [Value; 2];
+pub(crate) type ValueArray3 = [Value; 3];
+pub(crate) type BlockArray2 = [BlockCall; 2];
+pub(crate) type ValueSlice = Vec<Value>;
+pub(crate) type InstOutput = Vec<ValueRegs>;
+
+#[allow(
+    dead_code,
+    unreachable_code,
+    unreachable_patterns,
+    unused_imports,
+    unused_variables,
+    non_snake_case,
+    unused_mut,
+    irrefutable_let_patterns,
+    clippy::all
+)]
+pub(crate) mod generated {
+    use super::*;
+    use cranelift_codegen::ir::condcodes::FloatCC;
+    use cranelift_codegen::ir::immediates::{Ieee16, Ieee32, Ieee64, Offset32, Uimm8};
+    use cranelift_codegen::ir::types::{I128, I16, I32, I64, I8};
+    use cranelift_codegen::ir::{
+        AtomicRmwOp, Constant, DynamicStackSlot, FuncRef, GlobalValue, Immediate, JumpTable,
+        MemFlags, Opcode, SigRef, StackSlot, TrapCode,
+    };
+    include!(concat!(env!("OUT_DIR"), "/isle_lower.rs"));
+}
+
+impl generated::Context for Lowering<'_> {
+    fn inst_data(&mut self, inst: Inst) -> InstructionData {
+        self.func.dfg.insts[inst]
+    }
+
+    fn value_list_slice(&mut self, list: ValueList) -> ValueSlice {
+        list.as_slice(&self.func.dfg.value_lists).to_vec()
+    }
+
+    fn unwrap_head_value_list_1(&mut self, list: ValueList) -> (Value, ValueSlice) {
+        let values = list.as_slice(&self.func.dfg.value_lists);
+        (values[0], values[1..].to_vec())
+    }
+
+    fn pack_value_array_2(&mut self, a: Value, b: Value) -> ValueArray2 {
+        [a, b]
+    }
+
+    fn unpack_value_array_2(&mut self, array: &ValueArray2) -> (Value, Value) {
+        (array[0], array[1])
+    }
+
+    fn pack_value_array_3(&mut self, a: Value, b: Value, c: Value) -> ValueArray3 {
+        [a, b, c]
+    }
+
+    fn unpack_value_array_3(&mut self, array: &ValueArray3) -> (Value, Value, Value) {
+        (array[0], array[1], array[2])
+    }
+
+    fn pack_block_array_2(&mut self, a: BlockCall, b: BlockCall) -> BlockArray2 {
+        [a, b]
+    }
+
+    fn unpack_block_array_2(&mut self, array: &BlockArray2) -> (BlockCall, BlockCall) {
+        (array[0], array[1])
+    }
+
+    fn has_type(&mut self, inst: Inst) -> Option<(Type, Inst)> {
+        let value = *self.func.dfg.inst_results(inst).first()?;
+        Some((self.func.dfg.value_type(value), inst))
+    }
+
+    fn def_inst(&mut self, value: Value) -> Option<Inst> {
+        self.func.dfg.value_def(value).inst()
+    }
+
+    fn value_type(&mut self, value: Value) -> Type {
+        self.func.dfg.value_type(value)
+    }
+
+    fn iconst_value(&mut self, value: Value) -> Option<i64> {
+        self.constant(value)
+    }
+
+    fn simm32_value(&mut self, value: Value) -> Option<u32> {
+        let c = self.constant(value)?;
+        (c == i64::from(c as i32)).then_some(c as u32)
+    }
+
+    fn imm64_canonical(&mut self, ty: Type, imm: Imm64) -> i64 {
+        super::canonical(ty, imm.bits())
+    }
+
+    fn ty_bits(&mut self, ty: Type) -> u8 {
+        ty.bits() as u8
+    }
+
+    fn fits_in_32(&mut self, ty: Type) -> Option<Type> {
+        (ty.is_int() && ty.bits() <= 32).then_some(ty)
+    }
+
+    fn fits_in_64(&mut self, ty: Type) -> Option<Type> {
+        (ty.is_int() && ty.bits() <= 64).then_some(ty)
+    }
+
+    fn ty_int_narrow(&mut self, ty: Type) -> Option<Type> {
+        (ty.is_int() && ty.bits() < 32).then_some(ty)
+    }
+
+    fn put_in_reg(&mut self, value: Value) -> Reg {
+        let regs = self.put_value_in_regs(value);
+        assert_eq!(regs.regs().len(), 1, "put_in_reg on a multi-register value");
+        regs.get(0)
+    }
+
+    fn put_in_regs(&mut self, value: Value) -> ValueRegs {
+        self.put_value_in_regs(value)
+    }
+
+    fn value_reg(&mut self, reg: Reg) -> ValueRegs {
+        ValueRegs::one(reg)
+    }
+
+    fn value_regs_pair(&mut self, lo: Reg, hi: Reg) -> ValueRegs {
+        ValueRegs::two(lo, hi)
+    }
+
+    fn value_regs_get(&mut self, regs: ValueRegs, index: usize) -> Reg {
+        regs.get(index)
+    }
+
+    fn output(&mut self, regs: ValueRegs) -> InstOutput {
+        vec![regs]
+    }
+
+    fn output_none(&mut self) -> InstOutput {
+        Vec::new()
+    }
+
+    fn alu_rrr(&mut self, op: &PvmOpcode, a: Reg, b: Reg) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::AluRRR { op: *op, dst, a, b });
+        dst
+    }
+
+    fn alu_rri(&mut self, op: &PvmOpcode, src: Reg, imm: u32) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::AluRRI {
+            op: *op,
+            dst,
+            src,
+            imm,
+        });
+        dst
+    }
+
+    fn alu_rr(&mut self, op: &PvmOpcode, src: Reg) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::AluRR { op: *op, dst, src });
+        dst
+    }
+
+    fn load_const(&mut self, value: i64) -> Reg {
+        let dst = self.temp();
+        self.emit(if value == i64::from(value as i32) {
+            MInst::LoadImm {
+                dst,
+                imm: value as u32,
+            }
+        } else {
+            MInst::LoadImm64 {
+                dst,
+                imm: value as u64,
+            }
+        });
+        dst
+    }
+
+    fn cmov(&mut self, op: &PvmOpcode, old: Reg, src: Reg, cond: Reg) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::Cmov {
+            op: *op,
+            dst,
+            old,
+            src,
+            cond,
+        });
+        dst
+    }
+
+    fn emit_load(&mut self, op: &PvmOpcode, base: Reg, offset: u32) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::Load {
+            op: *op,
+            dst,
+            base: Base::Reg(base),
+            offset,
+        });
+        dst
+    }
+
+    fn emit_store(&mut self, op: &PvmOpcode, src: Reg, base: Reg, offset: u32) -> Unit {
+        self.emit(MInst::Store {
+            op: *op,
+            src,
+            base: Base::Reg(base),
+            offset,
+        });
+    }
+
+    fn emit_jump(&mut self, target: Target) -> Unit {
+        self.emit(MInst::Jump { target });
+    }
+
+    fn emit_cond_br(&mut self, cc: &IntCC, a: Reg, b: Reg, taken: Target, not_taken: Target) {
+        self.emit(MInst::CondBr {
+            cc: *cc,
+            a,
+            b: RegOrImm::Reg(b),
+            taken,
+            not_taken,
+        });
+    }
+
+    fn emit_cond_br_imm(
+        &mut self,
+        cc: &IntCC,
+        a: Reg,
+        imm: u32,
+        taken: Target,
+        not_taken: Target,
+    ) -> Unit {
+        self.emit(MInst::CondBr {
+            cc: *cc,
+            a,
+            b: RegOrImm::Imm(imm),
+            taken,
+            not_taken,
+        });
+    }
+
+    fn emit_trap(&mut self) -> Unit {
+        self.emit(MInst::Trap);
+    }
+
+    fn emit_trap_if(&mut self, cc: &IntCC, a: Reg, b: Reg) -> Unit {
+        self.emit(MInst::TrapIf {
+            cc: *cc,
+            a,
+            b: RegOrImm::Reg(b),
+        });
+    }
+
+    fn emit_trap_if_imm(&mut self, cc: &IntCC, a: Reg, imm: u32) -> Unit {
+        self.emit(MInst::TrapIf {
+            cc: *cc,
+            a,
+            b: RegOrImm::Imm(imm),
+        });
+    }
+
+    fn emit_return(&mut self, values: ValueSlice) -> Unit {
+        self.lower_return(&values);
+    }
+
+    fn targets_2(&mut self, targets: Targets) -> Option<(Target, Target)> {
+        match targets[..] {
+            [a, b] => Some((a, b)),
+            _ => None,
+        }
+    }
+
+    fn targets_1(&mut self, targets: Targets) -> Option<Target> {
+        match targets[..] {
+            [a] => Some(a),
+            _ => None,
+        }
+    }
+}
