@@ -1,8 +1,8 @@
-//! `cranelift-pvm`: assemble, inspect and run PVM programs.
+//! `cranelift-pvm`: assemble, inspect and run PVM programs, and run `.clif` filetests.
 //!
 //! Exit status: 0 on success (for `run`: the program halted), 1 on bad input or flags (the
-//! message names the file and the place), 3 when `run`'s program ended any other way (panic,
-//! page fault, out of gas, an unhandled host call).
+//! message names the file and the place) or a failed `test`, 3 when `run`'s program ended any
+//! other way (panic, page fault, out of gas, an unhandled host call).
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -81,6 +81,13 @@ enum Command {
         /// The program counter to start at (JAM: 0 refine / is_authorized, 5 accumulate).
         #[arg(long, default_value_t = 0)]
         pc: u32,
+    },
+    /// Run `.clif` filetests (files, or folders searched for `.clif` files); with
+    /// `CRANELIFT_TEST_BLESS=1`, rewrite outdated precise-output expectations.
+    Test {
+        /// Test files and folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -201,6 +208,18 @@ fn run_cli(cli: Cli) -> Result<ExitCode> {
                 Exit::Halt => ExitCode::SUCCESS,
                 _ => ExitCode::from(3),
             })
+        }
+        Command::Test { paths } => {
+            match pvm_filetests::run_paths(&paths, &pvm_filetests::Settings::from_env()) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(failures) => {
+                    println!("{failures}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

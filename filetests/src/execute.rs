@@ -4,12 +4,13 @@
 //! initial registers, except that the arguments are put where the calling convention wants
 //! them (`pvm_backend::abi::ARG_REGS`); `r0` holds the halt address, so the function's return
 //! ends the run, and the results are read from `pvm_backend::abi::RETURN_REGS`. Narrow integer
-//! arguments are passed sign-extended, as the backend keeps them.
+//! arguments are passed sign-extended, as the backend keeps them. An [`Executable`] compiles
+//! once for many calls; each call gets a fresh machine.
 
 use cranelift_codegen::data_value::DataValue;
-use cranelift_codegen::ir::{types, Function, Type};
+use cranelift_codegen::ir::{types, Function, Signature, Type};
 use pvm_backend::{abi, compile_function, CompileError, Options};
-use pvm_isa::StandardProgram;
+use pvm_isa::{Flavour, StandardProgram};
 use pvm_machine::{DefaultHost, Exit, Machine, MachineError, RunConfig, SpiStart};
 
 /// How a call ended.
@@ -88,55 +89,77 @@ pub fn execute(
     args: &[DataValue],
     options: &Options,
 ) -> Result<Call, ExecuteError> {
-    let params: Vec<Type> = func.signature.params.iter().map(|p| p.value_type).collect();
-    let arg_types: Vec<Type> = args.iter().map(DataValue::ty).collect();
-    if params != arg_types {
-        return Err(ExecuteError::Signature(format!(
-            "arguments of types {arg_types:?} for parameters {params:?}"
-        )));
+    Executable::new(func, options)?.call(args)
+}
+
+/// A function compiled once and called any number of times.
+pub struct Executable {
+    signature: Signature,
+    program: StandardProgram,
+    flavour: Flavour,
+}
+
+impl Executable {
+    /// Compiles `func` as a standalone program.
+    pub fn new(func: &Function, options: &Options) -> Result<Self, ExecuteError> {
+        let compiled = compile_function(func, options)?;
+        Ok(Executable {
+            signature: func.signature.clone(),
+            program: StandardProgram {
+                stack_size: STACK_SIZE,
+                code: compiled.code.blob,
+                ..StandardProgram::default()
+            },
+            flavour: options.flavour,
+        })
     }
-    let compiled = compile_function(func, options)?;
-    let program = StandardProgram {
-        stack_size: STACK_SIZE,
-        code: compiled.code.blob,
-        ..StandardProgram::default()
-    };
-    let mut start = SpiStart::new(Vec::new());
-    let mut words = Vec::new();
-    for arg in args {
-        words.extend(to_words(arg)?);
-    }
-    if words.len() > abi::ARG_REGS.len() {
-        return Err(ExecuteError::Signature(format!(
-            "{} argument registers needed",
-            words.len()
-        )));
-    }
-    for (word, preg) in words.into_iter().zip(abi::ARG_REGS) {
-        start = start.with_reg(abi::reg_of(preg), word);
-    }
-    let config = RunConfig::with_gas(GAS);
-    let report = Machine::new()
-        .load_standard(&program, options.flavour, &start, &config)?
-        .run(&mut DefaultHost::new())?;
-    let outcome = match report.exit {
-        Exit::Halt => {
-            let mut words = abi::RETURN_REGS
-                .iter()
-                .map(|&preg| report.regs[usize::from(abi::reg_of(preg).index())]);
-            let values = func
-                .signature
-                .returns
-                .iter()
-                .map(|r| from_words(r.value_type, &mut words))
-                .collect::<Result<_, _>>()?;
-            Outcome::Returned(values)
+
+    /// Calls the function with `args` on a fresh machine.
+    pub fn call(&self, args: &[DataValue]) -> Result<Call, ExecuteError> {
+        let params: Vec<Type> = self.signature.params.iter().map(|p| p.value_type).collect();
+        let arg_types: Vec<Type> = args.iter().map(DataValue::ty).collect();
+        if params != arg_types {
+            return Err(ExecuteError::Signature(format!(
+                "arguments of types {arg_types:?} for parameters {params:?}"
+            )));
         }
-        exit @ (Exit::Panic { .. } | Exit::PageFault { .. }) => Outcome::Trapped(exit),
-        other => return Err(ExecuteError::Stopped(other)),
-    };
-    Ok(Call {
-        outcome,
-        gas: report.gas_used,
-    })
+        let mut start = SpiStart::new(Vec::new());
+        let mut words = Vec::new();
+        for arg in args {
+            words.extend(to_words(arg)?);
+        }
+        if words.len() > abi::ARG_REGS.len() {
+            return Err(ExecuteError::Signature(format!(
+                "{} argument registers needed",
+                words.len()
+            )));
+        }
+        for (word, preg) in words.into_iter().zip(abi::ARG_REGS) {
+            start = start.with_reg(abi::reg_of(preg), word);
+        }
+        let config = RunConfig::with_gas(GAS);
+        let report = Machine::new()
+            .load_standard(&self.program, self.flavour, &start, &config)?
+            .run(&mut DefaultHost::new())?;
+        let outcome = match report.exit {
+            Exit::Halt => {
+                let mut words = abi::RETURN_REGS
+                    .iter()
+                    .map(|&preg| report.regs[usize::from(abi::reg_of(preg).index())]);
+                let values = self
+                    .signature
+                    .returns
+                    .iter()
+                    .map(|r| from_words(r.value_type, &mut words))
+                    .collect::<Result<_, _>>()?;
+                Outcome::Returned(values)
+            }
+            exit @ (Exit::Panic { .. } | Exit::PageFault { .. }) => Outcome::Trapped(exit),
+            other => return Err(ExecuteError::Stopped(other)),
+        };
+        Ok(Call {
+            outcome,
+            gas: report.gas_used,
+        })
+    }
 }

@@ -19,9 +19,12 @@
 //! jump to the next emitted block is left out; a two-way branch whose `not_taken` block comes
 //! next is one PVM branch, and one whose `taken` block comes next is the inverted branch. A
 //! block that is a branch target but follows an instruction that does not end a PVM basic
-//! block starts with `fallthrough`, as the PVM requires. Conditional traps branch to one
-//! shared `trap` at the end of the function: a branch to `trap` is cheap under the draft
-//! GP 0.8 gas model.
+//! block starts with `fallthrough`, as the PVM requires. Conditional traps, and branches to a
+//! block that only traps (which is not emitted), go to one shared `trap` at the end of the
+//! function: a branch to `trap` is cheap under the draft GP 0.8 gas model. A `br_table` either
+//! tests its entries one by one (`branch_eq_imm`) or checks the index against the table size
+//! and jumps through consecutive PVM jump-table entries: `jump_indirect` to the first entry's
+//! address plus twice the index.
 
 use crate::abi::{self, reg_of, RA, SP};
 use crate::inst::{Base, MInst, RegOrImm};
@@ -29,7 +32,7 @@ use crate::vcode::VCode;
 use crate::CompileError;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use pvm_isa::{CodeBuilder, Instruction, Label, Opcode, Reg};
-use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output};
+use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output, VReg};
 use std::fmt::Write as _;
 
 /// The frame of one function.
@@ -122,6 +125,30 @@ fn branch(cc: IntCC, a: Reg, b: RegOrImm<Reg>, target: Label) -> Instruction<Lab
     }
 }
 
+/// The absolute-address form (`[imm]`) of a `load_indirect_*`, `store_indirect_*` or
+/// `store_imm_indirect_*` opcode.
+fn absolute_form(op: Opcode) -> Option<Opcode> {
+    use Opcode::*;
+    Some(match op {
+        load_indirect_u8 => load_u8,
+        load_indirect_i8 => load_i8,
+        load_indirect_u16 => load_u16,
+        load_indirect_i16 => load_i16,
+        load_indirect_u32 => load_u32,
+        load_indirect_i32 => load_i32,
+        load_indirect_u64 => load_u64,
+        store_indirect_u8 => store_u8,
+        store_indirect_u16 => store_u16,
+        store_indirect_u32 => store_u32,
+        store_indirect_u64 => store_u64,
+        store_imm_indirect_u8 => store_imm_u8,
+        store_imm_indirect_u16 => store_imm_u16,
+        store_imm_indirect_u32 => store_imm_u32,
+        store_imm_indirect_u64 => store_imm_u64,
+        _ => return None,
+    })
+}
+
 struct Emitter<'a> {
     builder: &'a mut CodeBuilder,
     frame: Frame,
@@ -197,11 +224,71 @@ impl Emitter<'_> {
         self.push(Instruction::jump_indirect(RA, 0));
     }
 
-    fn base(&self, base: Base<Reg>, offset: u32) -> (Reg, u32) {
+    /// The base register and offset of `base + offset`; `None` for an absolute address.
+    fn base(&self, base: Base<Reg>, offset: u32) -> Option<(Reg, u32)> {
         match base {
-            Base::Reg(r) => (r, offset),
-            Base::StackSlots => (SP, self.frame.spill_bytes.wrapping_add(offset)),
+            Base::Reg(r) => Some((r, offset)),
+            Base::StackSlots => Some((SP, self.frame.spill_bytes.wrapping_add(offset))),
+            Base::Absolute => None,
         }
+    }
+
+    /// The access `op` (an indirect form) makes to `base + offset` with register `reg` (the
+    /// value loaded or stored).
+    fn memory(
+        &self,
+        op: Opcode,
+        reg: Reg,
+        base: Base<Reg>,
+        offset: u32,
+    ) -> Option<Instruction<Label>> {
+        match self.base(base, offset) {
+            Some((base, offset)) => {
+                Instruction::new(op, pvm_isa::Args::RegRegImm(reg, base, offset))
+            }
+            None => Instruction::new(absolute_form(op)?, pvm_isa::Args::RegImm(reg, offset)),
+        }
+    }
+
+    /// Emits a `br_table` on `index` (see the module docs); `default_next` says the default
+    /// block comes next.
+    fn br_table(
+        &mut self,
+        index: Reg,
+        scaled: Option<Reg>,
+        default: Label,
+        targets: &[Label],
+        default_next: bool,
+    ) -> Result<(), CompileError> {
+        match scaled {
+            Some(scaled) => {
+                let len = targets.len() as u32;
+                self.push(Instruction::branch_greater_or_equal_unsigned_imm(
+                    index, len, default,
+                ));
+                // The entries are consecutive, 2 address units apart.
+                let addresses: Vec<u32> = targets
+                    .iter()
+                    .map(|&target| self.builder.jump_table_entry(target))
+                    .collect();
+                let first = addresses
+                    .first()
+                    .ok_or_else(|| CompileError::Internal("empty jump table".into()))?;
+                self.push(Instruction::jump_indirect(scaled, *first));
+            }
+            None => {
+                for (i, &target) in targets.iter().enumerate() {
+                    // An entry that goes where the default goes needs no test.
+                    if target != default {
+                        self.push(Instruction::branch_eq_imm(index, i as u32, target));
+                    }
+                }
+                if !default_next {
+                    self.push(Instruction::jump(default));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Emits one non-branch instruction.
@@ -233,40 +320,49 @@ impl Emitter<'_> {
                 Instruction::new(op, pvm_isa::Args::RegRegReg(dst, src, cond))
                     .ok_or(unexpected(op))?,
             ),
+            MInst::CmovImm {
+                op, dst, imm, cond, ..
+            } => self.push(
+                Instruction::new(op, pvm_isa::Args::RegRegImm(dst, cond, imm))
+                    .ok_or(unexpected(op))?,
+            ),
             MInst::Load {
                 op,
                 dst,
                 base,
                 offset,
-            } => {
-                let (base, offset) = self.base(base, offset);
-                self.push(
-                    Instruction::new(op, pvm_isa::Args::RegRegImm(dst, base, offset))
-                        .ok_or(unexpected(op))?,
-                );
-            }
+            } => self.push(self.memory(op, dst, base, offset).ok_or(unexpected(op))?),
             MInst::Store {
                 op,
                 src,
                 base,
                 offset,
+            } => self.push(self.memory(op, src, base, offset).ok_or(unexpected(op))?),
+            MInst::StoreImm {
+                op,
+                value,
+                base,
+                offset,
             } => {
-                let (base, offset) = self.base(base, offset);
-                self.push(
-                    Instruction::new(op, pvm_isa::Args::RegRegImm(src, base, offset))
-                        .ok_or(unexpected(op))?,
-                );
+                let inst = match self.base(base, offset) {
+                    Some((base, offset)) => {
+                        Instruction::new(op, pvm_isa::Args::RegImmImm(base, offset, value))
+                    }
+                    None => absolute_form(op)
+                        .and_then(|op| Instruction::new(op, pvm_isa::Args::ImmImm(offset, value))),
+                };
+                self.push(inst.ok_or(unexpected(op))?);
             }
             MInst::StackAddr { dst, offset } => {
-                let (base, offset) = self.base(Base::StackSlots, offset);
-                self.push(Instruction::add_imm_64(dst, base, offset));
+                let offset = self.frame.spill_bytes.wrapping_add(offset);
+                self.push(Instruction::add_imm_64(dst, SP, offset));
             }
             MInst::Trap => self.push(Instruction::trap()),
             MInst::TrapIf { cc, a, b } => {
                 let trap = self.trap_label();
                 self.push(branch(cc, a, b, trap));
             }
-            MInst::Jump { .. } | MInst::CondBr { .. } => {
+            MInst::Jump { .. } | MInst::CondBr { .. } | MInst::BrTable { .. } => {
                 return Err(CompileError::Internal(
                     "branch in the middle of a block".into(),
                 ))
@@ -276,14 +372,19 @@ impl Emitter<'_> {
     }
 }
 
-/// Whether `block` emits nothing but a jump, and where that jump goes.
-fn forwarding_target(vcode: &VCode, output: &Output, block: Block) -> Option<Block> {
+/// The instruction of a block that emits nothing else (no moves either).
+fn only_inst<'v>(vcode: &'v VCode, output: &Output, block: Block) -> Option<&'v MInst<VReg>> {
     let mut items = output.block_insts_and_edits(vcode, block);
     match (items.next(), items.next()) {
-        (Some(InstOrEdit::Inst(inst)), None) => match vcode.inst(inst) {
-            MInst::Jump { target } => Some(*target),
-            _ => None,
-        },
+        (Some(InstOrEdit::Inst(inst)), None) => Some(vcode.inst(inst)),
+        _ => None,
+    }
+}
+
+/// Whether `block` emits nothing but a jump, and where that jump goes.
+fn forwarding_target(vcode: &VCode, output: &Output, block: Block) -> Option<Block> {
+    match only_inst(vcode, output, block)? {
+        MInst::Jump { target } => Some(*target),
         _ => None,
     }
 }
@@ -309,10 +410,14 @@ pub(crate) fn emit(
             target
         })
         .collect();
+    // Blocks that only trap are not emitted either: branches to them go to the shared `trap`.
+    let trap_only: Vec<bool> = (0..num_blocks)
+        .map(|b| matches!(only_inst(vcode, output, Block::new(b)), Some(MInst::Trap)))
+        .collect();
     // The entry block is always emitted: the function starts there.
     let emitted: Vec<Block> = (0..num_blocks)
         .map(Block::new)
-        .filter(|&b| b.index() == 0 || dest[b.index()] == b)
+        .filter(|&b| b.index() == 0 || (dest[b.index()] == b && !trap_only[b.index()]))
         .collect();
     let next_emitted = |b: Block| emitted.iter().find(|&&e| e.index() > b.index()).copied();
     // The blocks some emitted branch or jump will name (the others are only fallen into).
@@ -335,6 +440,21 @@ pub(crate) fn emit(
                     targeted[taken.index()] = true;
                 }
             }
+            MInst::BrTable {
+                scaled,
+                default,
+                ref targets,
+                ..
+            } => {
+                let default = dest[default.index()];
+                // A compare chain falls through to a default that comes next.
+                if scaled.is_some() || Some(default) != next {
+                    targeted[default.index()] = true;
+                }
+                for target in targets {
+                    targeted[dest[target.index()].index()] = true;
+                }
+            }
             _ => {}
         }
     }
@@ -346,9 +466,16 @@ pub(crate) fn emit(
         trap: None,
         ended_block: true,
     };
-    emitter.labels = (0..num_blocks)
-        .map(|_| emitter.builder.new_label())
+    let labels = (0..num_blocks)
+        .map(|b| {
+            if trap_only[b] {
+                emitter.trap_label()
+            } else {
+                emitter.builder.new_label()
+            }
+        })
         .collect();
+    emitter.labels = labels;
     let mut vcode_text = String::new();
     emitter.prologue();
 
@@ -399,6 +526,23 @@ pub(crate) fn emit(
                                 emitter.push(branch(cc, a, b, t));
                                 emitter.push(Instruction::jump(f));
                             }
+                        }
+                        MInst::BrTable {
+                            index,
+                            scaled,
+                            default,
+                            targets,
+                        } => {
+                            let label = |b: Block| emitter.labels[dest[b.index()].index()];
+                            let targets: Vec<Label> = targets.into_iter().map(label).collect();
+                            let default_next = Some(dest[default.index()]) == next;
+                            emitter.br_table(
+                                index,
+                                scaled,
+                                label(default),
+                                &targets,
+                                default_next,
+                            )?;
                         }
                         other => emitter.inst(&other)?,
                     }

@@ -44,6 +44,8 @@ pub enum Base<R> {
     /// `[sp + frame offset of the slot area + offset]`: CLIF stack slots, resolved at emission
     /// once the frame is known.
     StackSlots,
+    /// `[offset]`: a constant address (the PVM's absolute `load_*` / `store_*` forms).
+    Absolute,
 }
 
 /// A machine instruction with registers of type `R`.
@@ -124,6 +126,19 @@ pub enum MInst<R> {
         /// The register tested against zero.
         cond: R,
     },
+    /// `cmov_if_zero_imm` / `cmov_if_not_zero_imm`: `dst = cond ? imm : old`, in place.
+    CmovImm {
+        /// The PVM instruction.
+        op: Opcode,
+        /// Result; shares the register of `old`.
+        dst: R,
+        /// The value kept when the condition fails.
+        old: R,
+        /// The value taken when it holds (sign-extended by the machine).
+        imm: u32,
+        /// The register tested against zero.
+        cond: R,
+    },
     /// A load of `op`'s width and extension from `base + offset`.
     Load {
         /// A `load_indirect_*` opcode.
@@ -141,6 +156,18 @@ pub enum MInst<R> {
         op: Opcode,
         /// Value stored.
         src: R,
+        /// Base.
+        base: Base<R>,
+        /// Offset.
+        offset: u32,
+    },
+    /// A store of the constant `value` (`op`'s width; sign-extended from 32 bits for 64) to
+    /// `base + offset`.
+    StoreImm {
+        /// A `store_imm_indirect_*` opcode.
+        op: Opcode,
+        /// The value stored.
+        value: u32,
         /// Base.
         base: Base<R>,
         /// Offset.
@@ -170,6 +197,20 @@ pub enum MInst<R> {
         taken: Block,
         /// Taken otherwise.
         not_taken: Block,
+    },
+    /// A multi-way branch on the unsigned `index`: to `targets[index]` if it is in range, else
+    /// to `default` (ends a block). With `scaled` (a register holding `2 * index`), emission
+    /// dispatches through the PVM jump table; without, through a chain of compares.
+    BrTable {
+        /// The index.
+        index: R,
+        /// `2 * index`, the distance between the jump-table addresses of entry 0 and entry
+        /// `index`, for a jump-table dispatch.
+        scaled: Option<R>,
+        /// Taken when the index is out of range.
+        default: Block,
+        /// Taken for each index in range.
+        targets: Vec<Block>,
     },
     /// Unconditional trap.
     Trap,
@@ -258,6 +299,22 @@ impl<R: Copy> MInst<R> {
                     dst: f(dst, Role::ReuseDef(0)),
                 }
             }
+            &MInst::CmovImm {
+                op,
+                dst,
+                old,
+                imm,
+                cond,
+            } => {
+                let (old, cond) = (f(old, Role::Use), f(cond, Role::Use));
+                MInst::CmovImm {
+                    op,
+                    old,
+                    imm,
+                    cond,
+                    dst: f(dst, Role::ReuseDef(0)),
+                }
+            }
             &MInst::Load {
                 op,
                 dst,
@@ -286,6 +343,17 @@ impl<R: Copy> MInst<R> {
                     offset,
                 }
             }
+            &MInst::StoreImm {
+                op,
+                value,
+                base,
+                offset,
+            } => MInst::StoreImm {
+                op,
+                value,
+                base: map_base(base, &mut f),
+                offset,
+            },
             &MInst::StackAddr { dst, offset } => MInst::StackAddr {
                 dst: f(dst, Role::Def),
                 offset,
@@ -304,6 +372,17 @@ impl<R: Copy> MInst<R> {
                 taken,
                 not_taken,
             },
+            MInst::BrTable {
+                index,
+                scaled,
+                default,
+                targets,
+            } => MInst::BrTable {
+                index: f(*index, Role::Use),
+                scaled: scaled.map(|r| f(r, Role::Use)),
+                default: *default,
+                targets: targets.clone(),
+            },
             MInst::Trap => MInst::Trap,
             &MInst::TrapIf { cc, a, b } => MInst::TrapIf {
                 cc,
@@ -320,7 +399,27 @@ impl<R: Copy> MInst<R> {
 
     /// Whether the instruction ends a block by going to other blocks.
     pub fn is_branch(&self) -> bool {
-        matches!(self, MInst::Jump { .. } | MInst::CondBr { .. })
+        matches!(
+            self,
+            MInst::Jump { .. } | MInst::CondBr { .. } | MInst::BrTable { .. }
+        )
+    }
+
+    /// The blocks a branch goes to, in successor order (`taken` before `not_taken`, the
+    /// default before a table's entries); empty for any other instruction.
+    pub fn successors(&self) -> Vec<Block> {
+        match self {
+            MInst::Jump { target } => vec![*target],
+            MInst::CondBr {
+                taken, not_taken, ..
+            } => vec![*taken, *not_taken],
+            MInst::BrTable {
+                default, targets, ..
+            } => std::iter::once(*default)
+                .chain(targets.iter().copied())
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Whether the instruction must end its block (branches, returns, traps).
@@ -333,6 +432,7 @@ fn map_base<R: Copy, S>(base: Base<R>, f: &mut impl FnMut(R, Role) -> S) -> Base
     match base {
         Base::Reg(r) => Base::Reg(f(r, Role::Use)),
         Base::StackSlots => Base::StackSlots,
+        Base::Absolute => Base::Absolute,
     }
 }
 
@@ -373,6 +473,19 @@ impl<R: fmt::Display> fmt::Display for Base<R> {
         match self {
             Base::Reg(r) => write!(f, "{r}"),
             Base::StackSlots => f.write_str("slots"),
+            Base::Absolute => f.write_str("abs"),
+        }
+    }
+}
+
+/// `base, offset` as VCode text: the offset signed, a constant address in hex.
+struct Address<R>(Base<R>, u32);
+
+impl<R: fmt::Display> fmt::Display for Address<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Base::Absolute => write!(f, "abs, {:#x}", self.1),
+            base => write!(f, "{base}, {}", self.1 as i32),
         }
     }
 }
@@ -404,18 +517,31 @@ impl<R: fmt::Display + Copy> fmt::Display for MInst<R> {
                 src,
                 cond,
             } => write!(f, "{op} {dst}, {src}, {cond} ; old {old}"),
+            MInst::CmovImm {
+                op,
+                dst,
+                old,
+                imm,
+                cond,
+            } => write!(f, "{op} {dst}, {cond}, {} ; old {old}", *imm as i32),
             MInst::Load {
                 op,
                 dst,
                 base,
                 offset,
-            } => write!(f, "{op} {dst}, {base}, {}", *offset as i32),
+            } => write!(f, "{op} {dst}, {}", Address(*base, *offset)),
             MInst::Store {
                 op,
                 src,
                 base,
                 offset,
-            } => write!(f, "{op} {src}, {base}, {}", *offset as i32),
+            } => write!(f, "{op} {src}, {}", Address(*base, *offset)),
+            MInst::StoreImm {
+                op,
+                value,
+                base,
+                offset,
+            } => write!(f, "{op} {}, {}", Address(*base, *offset), *value as i32),
             MInst::StackAddr { dst, offset } => write!(f, "stack_addr {dst}, {}", *offset as i32),
             MInst::Jump { target } => write!(f, "jump block{}", target.index()),
             MInst::CondBr {
@@ -431,6 +557,22 @@ impl<R: fmt::Display + Copy> fmt::Display for MInst<R> {
                 taken.index(),
                 not_taken.index()
             ),
+            MInst::BrTable {
+                index,
+                scaled,
+                default,
+                targets,
+            } => {
+                let targets: Vec<String> = targets
+                    .iter()
+                    .map(|t| format!("block{}", t.index()))
+                    .collect();
+                write!(f, "br_table {index}, ")?;
+                if let Some(scaled) = scaled {
+                    write!(f, "{scaled}, ")?;
+                }
+                write!(f, "block{}, [{}]", default.index(), targets.join(", "))
+            }
             MInst::Trap => f.write_str("trap"),
             MInst::TrapIf { cc, a, b } => write!(f, "trap_if_{} {a}, {b}", cc_name(*cc)),
         }

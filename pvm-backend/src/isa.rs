@@ -13,12 +13,18 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use std::sync::{Arc, OnceLock};
 
-/// The shape ISA, built once.
-pub fn shape_isa() -> Arc<dyn TargetIsa> {
-    static ISA: OnceLock<Arc<dyn TargetIsa>> = OnceLock::new();
-    ISA.get_or_init(|| {
+/// The shape ISA with the mid-end's optimizations on (`speed`) or off (`none`), built once each.
+pub fn shape_isa(optimize: bool) -> Arc<dyn TargetIsa> {
+    static SPEED: OnceLock<Arc<dyn TargetIsa>> = OnceLock::new();
+    static NONE: OnceLock<Arc<dyn TargetIsa>> = OnceLock::new();
+    let (cell, level) = if optimize {
+        (&SPEED, "speed")
+    } else {
+        (&NONE, "none")
+    };
+    cell.get_or_init(|| {
         let mut flags = settings::builder();
-        flags.set("opt_level", "speed").expect("known setting");
+        flags.set("opt_level", level).expect("known setting");
         flags.set("enable_verifier", "true").expect("known setting");
         let triple = target_lexicon::triple!("riscv64");
         isa::lookup(triple)
@@ -29,15 +35,15 @@ pub fn shape_isa() -> Arc<dyn TargetIsa> {
     .clone()
 }
 
-/// Verifies `func` and, if `optimize`, runs the mid-end on a copy.
+/// Verifies `func` and runs the mid-end on a copy: always legalization, unreachable-code
+/// removal and constant-phi removal (lowering relies on them: no `*_imm` forms survive
+/// legalization); with `optimize`, also the egraph pass (GVN, LICM, constant folding).
 pub fn prepare(func: &Function, optimize: bool) -> Result<Function, CompileError> {
-    let isa = shape_isa();
+    let isa = shape_isa(optimize);
     let mut ctx = Context::for_function(func.clone());
     ctx.verify(isa.flags())
         .map_err(|e| CompileError::Invalid(e.to_string()))?;
-    if optimize {
-        ctx.optimize(&*isa, &mut ControlPlane::default())
-            .map_err(|e| CompileError::Invalid(format!("{e:?}")))?;
-    }
+    ctx.optimize(&*isa, &mut ControlPlane::default())
+        .map_err(|e| CompileError::Invalid(format!("{e:?}")))?;
     Ok(ctx.func)
 }

@@ -3,9 +3,9 @@
 //!
 //! Invariants (established by lowering, relied on by regalloc2 and emission): every block ends
 //! with exactly one terminator ([`MInst::is_terminator`]) and has no other; a block's
-//! successors are its terminator's targets (`taken` then `not_taken` for a two-way branch),
-//! and `succ_args[i]` are the registers passed to successor `i`'s parameters; no edge is
-//! critical; every virtual register is defined once.
+//! successors are its terminator's targets ([`MInst::successors`]), and `succ_args[i]` are
+//! the registers passed to successor `i`'s parameters; no edge is critical; every virtual
+//! register is defined once.
 
 use crate::inst::{MInst, Role};
 use regalloc2::{
@@ -70,13 +70,11 @@ impl VCode {
         };
         for (index, block) in blocks.into_iter().enumerate() {
             let start = vcode.insts.len();
-            let succs: Vec<Block> = match block.insts.last() {
-                Some(MInst::Jump { target }) => vec![*target],
-                Some(MInst::CondBr {
-                    taken, not_taken, ..
-                }) => vec![*taken, *not_taken],
-                _ => Vec::new(),
-            };
+            let succs: Vec<Block> = block
+                .insts
+                .last()
+                .map(MInst::successors)
+                .unwrap_or_default();
             for &succ in &succs {
                 vcode.preds[succ.index()].push(Block::new(index));
             }

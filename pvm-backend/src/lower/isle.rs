@@ -5,9 +5,10 @@
 
 use super::{Lowering, Targets, ValueRegs};
 use crate::inst::{Base, MInst, RegOrImm};
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::immediates::Imm64;
-use cranelift_codegen::ir::{BlockCall, Inst, InstructionData, Type, Value, ValueList};
+use cranelift_codegen::ir::immediates::Offset32;
+use cranelift_codegen::ir::{BlockCall, Inst, InstructionData, StackSlot, Type, Value, ValueList};
 use pvm_isa::Opcode as PvmOpcode;
 use regalloc2::Block as Target;
 use regalloc2::VReg as Reg;
@@ -18,6 +19,19 @@ pub(crate) type ValueArray3 = [Value; 3];
 pub(crate) type BlockArray2 = [BlockCall; 2];
 pub(crate) type ValueSlice = Vec<Value>;
 pub(crate) type InstOutput = Vec<ValueRegs>;
+
+/// A memory address: `base + offset`, modulo 2^32.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Amode {
+    base: Base<Reg>,
+    offset: u32,
+}
+
+/// A `br_table` with this many entries or fewer is dispatched by a chain of compares rather
+/// than through the PVM jump table: two `branch_eq_imm` cost about what the bounds check,
+/// the index scaling and the `jump_indirect` of a table dispatch cost (under both gas
+/// models), and need no register for the scaled index.
+const MAX_BR_TABLE_CHAIN: usize = 2;
 
 #[allow(
     dead_code,
@@ -80,9 +94,8 @@ impl generated::Context for Lowering<'_> {
         (array[0], array[1])
     }
 
-    fn has_type(&mut self, inst: Inst) -> Option<(Type, Inst)> {
-        let value = *self.func.dfg.inst_results(inst).first()?;
-        Some((self.func.dfg.value_type(value), inst))
+    fn first_result(&mut self, inst: Inst) -> Option<Value> {
+        self.func.dfg.inst_results(inst).first().copied()
     }
 
     fn def_inst(&mut self, value: Value) -> Option<Inst> {
@@ -152,6 +165,10 @@ impl generated::Context for Lowering<'_> {
         Vec::new()
     }
 
+    fn output_pair(&mut self, first: ValueRegs, second: ValueRegs) -> InstOutput {
+        vec![first, second]
+    }
+
     fn alu_rrr(&mut self, op: &PvmOpcode, a: Reg, b: Reg) -> Reg {
         let dst = self.temp();
         self.emit(MInst::AluRRR { op: *op, dst, a, b });
@@ -203,23 +220,198 @@ impl generated::Context for Lowering<'_> {
         dst
     }
 
-    fn emit_load(&mut self, op: &PvmOpcode, base: Reg, offset: u32) -> Reg {
+    fn cmov_imm(&mut self, op: &PvmOpcode, old: Reg, imm: u32, cond: Reg) -> Reg {
         let dst = self.temp();
-        self.emit(MInst::Load {
+        self.emit(MInst::CmovImm {
             op: *op,
             dst,
-            base: Base::Reg(base),
-            offset,
+            old,
+            imm,
+            cond,
         });
         dst
     }
 
-    fn emit_store(&mut self, op: &PvmOpcode, src: Reg, base: Reg, offset: u32) -> Unit {
+    fn amode_reg(&mut self, base: Reg, offset: u32) -> Amode {
+        Amode {
+            base: Base::Reg(base),
+            offset,
+        }
+    }
+
+    fn amode_slots(&mut self, offset: u32) -> Amode {
+        Amode {
+            base: Base::StackSlots,
+            offset,
+        }
+    }
+
+    fn amode_abs(&mut self, address: u32) -> Amode {
+        Amode {
+            base: Base::Absolute,
+            offset: address,
+        }
+    }
+
+    fn amode_offset(&mut self, amode: Amode, offset: u32) -> Amode {
+        Amode {
+            offset: amode.offset.wrapping_add(offset),
+            ..amode
+        }
+    }
+
+    fn emit_load(&mut self, op: &PvmOpcode, amode: Amode) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::Load {
+            op: *op,
+            dst,
+            base: amode.base,
+            offset: amode.offset,
+        });
+        dst
+    }
+
+    fn emit_store(&mut self, op: &PvmOpcode, src: Reg, amode: Amode) -> Unit {
         self.emit(MInst::Store {
             op: *op,
             src,
-            base: Base::Reg(base),
-            offset,
+            base: amode.base,
+            offset: amode.offset,
+        });
+    }
+
+    fn emit_store_imm(&mut self, op: &PvmOpcode, value: u32, amode: Amode) -> Unit {
+        self.emit(MInst::StoreImm {
+            op: *op,
+            value,
+            base: amode.base,
+            offset: amode.offset,
+        });
+    }
+
+    fn i64_nonzero(&mut self, x: i64) -> Option<i64> {
+        (x != 0).then_some(x)
+    }
+
+    fn i64_simm32(&mut self, x: i64) -> Option<u32> {
+        (x == i64::from(x as i32)).then_some(x as u32)
+    }
+
+    fn i64_low32(&mut self, x: i64) -> u32 {
+        x as u32
+    }
+
+    fn u32_wrapping_add(&mut self, a: u32, b: u32) -> u32 {
+        a.wrapping_add(b)
+    }
+
+    fn ty_smin(&mut self, ty: Type) -> i64 {
+        super::canonical(ty, 1 << (ty.bits().min(64) - 1))
+    }
+
+    fn ty_zext_const(&mut self, ty: Type, x: i64) -> i64 {
+        match ty.bits() {
+            bits @ 1..=63 => x & ((1 << bits) - 1),
+            _ => x,
+        }
+    }
+
+    fn ty_sext_const(&mut self, ty: Type, x: i64) -> i64 {
+        super::canonical(ty, x)
+    }
+
+    fn offset32_bits(&mut self, offset: Offset32) -> u32 {
+        i32::from(offset) as u32
+    }
+
+    fn slot_offset(&mut self, slot: StackSlot) -> u32 {
+        self.slot_offsets[slot]
+    }
+
+    fn emit_stack_addr(&mut self, offset: u32) -> Reg {
+        let dst = self.temp();
+        self.emit(MInst::StackAddr { dst, offset });
+        dst
+    }
+
+    fn ty_int(&mut self, ty: Type) -> Option<Type> {
+        ty.is_int().then_some(ty)
+    }
+
+    fn intcc_swap_args(&mut self, cc: &IntCC) -> IntCC {
+        cc.swap_args()
+    }
+
+    fn i64_neg(&mut self, x: i64) -> i64 {
+        x.wrapping_neg()
+    }
+
+    fn i64_succ_simm32(&mut self, x: i64) -> Option<u32> {
+        x.checked_add(1).and_then(simm32)
+    }
+
+    fn i64_pred_simm32(&mut self, x: i64) -> Option<u32> {
+        x.checked_sub(1).and_then(simm32)
+    }
+
+    fn u64_succ_simm32(&mut self, x: i64) -> Option<u32> {
+        (x as u64).checked_add(1).and_then(|y| simm32(y as i64))
+    }
+
+    fn u64_pred_simm32(&mut self, x: i64) -> Option<u32> {
+        (x as u64).checked_sub(1).and_then(|y| simm32(y as i64))
+    }
+
+    fn shift_imm(&mut self, ty: Type, amount: i64) -> u32 {
+        (amount as u32) & (ty.bits() - 1)
+    }
+
+    fn u32_wrapping_sub(&mut self, a: u32, b: u32) -> u32 {
+        a.wrapping_sub(b)
+    }
+
+    fn u32_and(&mut self, a: u32, b: u32) -> u32 {
+        a & b
+    }
+
+    fn return_fits(&mut self, values: ValueSlice) -> Option<ValueSlice> {
+        let regs: usize = values
+            .iter()
+            .map(|&v| super::regs_for(self.func.dfg.value_type(v)))
+            .sum();
+        (regs <= crate::abi::RETURN_REGS.len()).then_some(values)
+    }
+
+    fn br_table_targets(&mut self, targets: &Targets) -> Option<(Target, Targets)> {
+        let (&default, entries) = targets.split_first()?;
+        Some((default, entries.to_vec()))
+    }
+
+    fn br_table_small(&mut self, entries: &Targets) -> Option<Targets> {
+        (entries.len() <= MAX_BR_TABLE_CHAIN).then(|| entries.clone())
+    }
+
+    fn emit_br_table_chain(&mut self, index: Reg, default: Target, targets: &Targets) -> Unit {
+        self.emit(MInst::BrTable {
+            index,
+            scaled: None,
+            default,
+            targets: targets.clone(),
+        });
+    }
+
+    fn emit_br_table_jump(
+        &mut self,
+        index: Reg,
+        scaled: Reg,
+        default: Target,
+        targets: &Targets,
+    ) -> Unit {
+        self.emit(MInst::BrTable {
+            index,
+            scaled: Some(scaled),
+            default,
+            targets: targets.clone(),
         });
     }
 
@@ -278,17 +470,22 @@ impl generated::Context for Lowering<'_> {
         self.lower_return(&values);
     }
 
-    fn targets_2(&mut self, targets: Targets) -> Option<(Target, Target)> {
+    fn targets_2(&mut self, targets: &Targets) -> Option<(Target, Target)> {
         match targets[..] {
             [a, b] => Some((a, b)),
             _ => None,
         }
     }
 
-    fn targets_1(&mut self, targets: Targets) -> Option<Target> {
+    fn targets_1(&mut self, targets: &Targets) -> Option<Target> {
         match targets[..] {
             [a] => Some(a),
             _ => None,
         }
     }
+}
+
+/// `x` as a PVM immediate (32 bits, sign-extended by the machine), if it is one.
+fn simm32(x: i64) -> Option<u32> {
+    (x == i64::from(x as i32)).then_some(x as u32)
 }

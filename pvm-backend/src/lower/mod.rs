@@ -1,5 +1,5 @@
 //! Lowering: an optimized CLIF function → [`VCode`] on virtual registers, through the ISLE
-//! rules in `lower.isle`.
+//! rules in `src/lower/*.isle` (one file per family of CLIF instructions, `prelude.isle` first).
 //!
 //! Relies on: the function verifies and has been through the mid-end (so every block is
 //! reachable from the entry or is skipped, and constants are folded where they can be).
@@ -82,6 +82,15 @@ pub(crate) fn canonical(ty: ir::Type, bits: i64) -> i64 {
     (bits << shift) >> shift
 }
 
+/// How many registers hold a value of type `ty`.
+pub(crate) fn regs_for(ty: ir::Type) -> usize {
+    if ty.bits() > 64 {
+        2
+    } else {
+        1
+    }
+}
+
 /// The state of lowering one function.
 pub(crate) struct Lowering<'f> {
     func: &'f Function,
@@ -137,7 +146,7 @@ impl<'f> Lowering<'f> {
             return regs;
         }
         let ty = self.func.dfg.value_type(value);
-        let regs = if ty.bits() > 64 {
+        let regs = if regs_for(ty) == 2 {
             ValueRegs::two(self.temp(), self.temp())
         } else {
             ValueRegs::one(self.temp())
@@ -183,7 +192,10 @@ impl<'f> Lowering<'f> {
         let data = &self.func.dfg.insts[inst];
         let op = data.opcode();
         let removable_load = op.can_load() && data.memflags().is_some_and(|f| f.notrap());
+        // As in Cranelift, a load may trap (and so is kept) unless it is marked `notrap`.
+        let trapping_load = op.can_load() && !removable_load;
         (op.can_trap() && !removable_load)
+            || trapping_load
             || op.can_store()
             || op.is_call()
             || op.other_side_effects()
@@ -360,21 +372,16 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                     };
                     targets.push(vblock);
                 }
-                isle::generated::constructor_lower_branch(&mut lowering, term, targets)
+                isle::generated::constructor_lower_branch(&mut lowering, term, &targets)
                     .ok_or_else(|| lowering.unsupported(term))?;
                 let branch = std::mem::take(&mut lowering.current);
-                block.succ_args = match branch.last() {
-                    Some(MInst::Jump { target }) => {
-                        vec![args_by_target.remove(target).unwrap_or_default()]
-                    }
-                    Some(MInst::CondBr {
-                        taken, not_taken, ..
-                    }) => vec![
-                        args_by_target.get(taken).cloned().unwrap_or_default(),
-                        args_by_target.get(not_taken).cloned().unwrap_or_default(),
-                    ],
-                    _ => Vec::new(),
-                };
+                block.succ_args = branch
+                    .last()
+                    .map(MInst::successors)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| args_by_target.get(t).cloned().unwrap_or_default())
+                    .collect();
                 groups.push(branch);
 
                 let mut inst = func.layout.prev_inst(term);
