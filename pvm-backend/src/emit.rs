@@ -32,7 +32,7 @@ use crate::vcode::VCode;
 use crate::CompileError;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use pvm_isa::{CodeBuilder, Instruction, Label, Opcode, Reg};
-use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output, VReg};
+use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, OperandKind, Output, VReg};
 use std::fmt::Write as _;
 
 /// The frame of one function.
@@ -52,16 +52,28 @@ impl Frame {
     fn new(vcode: &VCode, output: &Output) -> Self {
         let spill_bytes = output.num_spillslots as u32 * 8;
         let slot_bytes = vcode.slot_area().next_multiple_of(8);
+        // A register is written by a definition or a move into it. Arguments arriving in a
+        // callee-saved register are the caller's to lose, not a write by this function.
         let mut written = [false; 13];
-        for alloc in &output.allocs {
+        let mut mark = |alloc: &Allocation| {
             if let Some(preg) = alloc.as_reg() {
                 written[usize::from(reg_of(preg).index())] = true;
             }
+        };
+        for index in 0..vcode.num_insts() {
+            let inst = regalloc2::Inst::new(index);
+            if matches!(vcode.inst(inst), MInst::Args { .. }) {
+                continue;
+            }
+            let operands = vcode.inst_operands(inst);
+            for (operand, alloc) in operands.iter().zip(output.inst_allocs(inst)) {
+                if operand.kind() == OperandKind::Def {
+                    mark(alloc);
+                }
+            }
         }
         for (_, Edit::Move { to, .. }) in &output.edits {
-            if let Some(preg) = to.as_reg() {
-                written[usize::from(reg_of(preg).index())] = true;
-            }
+            mark(to);
         }
         let saved: Vec<Reg> = abi::CALLEE_SAVED
             .into_iter()
@@ -372,6 +384,15 @@ impl Emitter<'_> {
     }
 }
 
+/// An allocation as the VCode text shows it: a register, or `spillN`.
+fn location(alloc: Allocation) -> String {
+    match (alloc.as_reg(), alloc.as_stack()) {
+        (Some(preg), _) => reg_of(preg).to_string(),
+        (None, Some(slot)) => format!("spill{}", slot.index()),
+        _ => "none".into(),
+    }
+}
+
 /// The instruction of a block that emits nothing else (no moves either).
 fn only_inst<'v>(vcode: &'v VCode, output: &Output, block: Block) -> Option<&'v MInst<VReg>> {
     let mut items = output.block_insts_and_edits(vcode, block);
@@ -490,7 +511,12 @@ pub(crate) fn emit(
         for item in output.block_insts_and_edits(vcode, block) {
             match item {
                 InstOrEdit::Edit(Edit::Move { from, to }) => {
-                    let _ = writeln!(vcode_text, "  move {to} <- {from}");
+                    let _ = writeln!(
+                        vcode_text,
+                        "  move {} <- {}",
+                        location(*to),
+                        location(*from)
+                    );
                     emitter.mov(*from, *to);
                 }
                 InstOrEdit::Inst(index) => {
@@ -499,7 +525,9 @@ pub(crate) fn emit(
                         let alloc = allocs.next().expect("one allocation per operand");
                         reg_of(alloc.as_reg().expect("operands are register-constrained"))
                     });
-                    let _ = writeln!(vcode_text, "  {inst}");
+                    // Show where branches really go: blocks that only jump on are not emitted.
+                    let shown = inst.map_targets(|b| dest[b.index()]);
+                    let _ = writeln!(vcode_text, "  {shown}");
                     match inst {
                         MInst::Jump { target } => {
                             let target = dest[target.index()];

@@ -422,6 +422,28 @@ impl<R: Copy> MInst<R> {
         }
     }
 
+    /// The same instruction with each branch target `b` replaced by `f(b)`.
+    pub fn map_targets(&self, mut f: impl FnMut(Block) -> Block) -> MInst<R> {
+        let mut inst = self.clone();
+        match &mut inst {
+            MInst::Jump { target } => *target = f(*target),
+            MInst::CondBr {
+                taken, not_taken, ..
+            } => {
+                *taken = f(*taken);
+                *not_taken = f(*not_taken);
+            }
+            MInst::BrTable {
+                default, targets, ..
+            } => {
+                *default = f(*default);
+                targets.iter_mut().for_each(|t| *t = f(*t));
+            }
+            _ => {}
+        }
+        inst
+    }
+
     /// Whether the instruction must end its block (branches, returns, traps).
     pub fn is_terminator(&self) -> bool {
         self.is_ret() || self.is_branch() || matches!(self, MInst::Trap)

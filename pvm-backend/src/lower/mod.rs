@@ -6,8 +6,9 @@
 //!
 //! Establishes (what register allocation and emission rely on):
 //! - blocks are laid out in reverse postorder, with blocks that end in `trap` moved last
-//!   (cold); a synthetic entry block defines the arguments in their ABI registers and jumps to
-//!   the CLIF entry block;
+//!   (cold); the first block starts with [`MInst::Args`], defining the arguments in their ABI
+//!   registers (a synthetic first block does this and jumps to the CLIF entry block when
+//!   branches lead back to the entry, whose parameters must then be block parameters);
 //! - no critical edges: each edge from a block with several successors into a block with
 //!   several incoming edges gets its own block holding one jump (emission removes it again
 //!   when register allocation put nothing on it);
@@ -255,6 +256,16 @@ fn successors(func: &Function, inst: ir::Inst) -> Vec<(ir::Block, Vec<Value>)> {
         .collect()
 }
 
+/// The instruction defining `regs` as the arguments, in the ABI's argument registers.
+fn args_inst(regs: &[VReg]) -> Result<MInst<VReg>, CompileError> {
+    if regs.len() > abi::ARG_REGS.len() {
+        return Err(CompileError::TooManyArgs(regs.len()));
+    }
+    Ok(MInst::Args {
+        args: regs.iter().copied().zip(abi::ARG_REGS).collect(),
+    })
+}
+
 /// Lowers `func` to VCode.
 pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
     let cfg = ControlFlowGraph::with_function(func);
@@ -279,14 +290,19 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
     // Incoming edges per block (an edge per branch target, so a `brif` to one block twice
     // counts twice), to find the critical edges.
     let mut incoming: SecondaryMap<ir::Block, usize> = SecondaryMap::new();
-    incoming[entry] += 1; // from the synthetic entry
     for &b in &order {
         for (target, _) in successors(func, terminator(b)) {
             incoming[target] += 1;
         }
     }
-
-    let mut layout = vec![LayoutBlock::Entry];
+    // The arguments are defined at the top of the CLIF entry block, unless branches lead back
+    // to it: then a block of its own defines them and jumps there with them as parameters.
+    let synthetic_entry = incoming[entry] > 0;
+    let mut layout = Vec::new();
+    if synthetic_entry {
+        incoming[entry] += 1;
+        layout.push(LayoutBlock::Entry);
+    }
     let mut block_index: SecondaryMap<ir::Block, u32> = SecondaryMap::new();
     let mut edge_index: HashMap<(ir::Block, usize), u32> = HashMap::new();
     for &b in &order {
@@ -311,29 +327,17 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
         let block = &mut blocks[index];
         match *item {
             LayoutBlock::Entry => {
-                let params = func.dfg.block_params(entry).to_vec();
-                let mut args = Vec::new();
-                let mut regs = Vec::new();
-                for value in params {
-                    for &reg in lowering.regs_of(value).regs() {
-                        let arrives = lowering.temp();
-                        args.push((arrives, reg));
+                let mut arrives = Vec::new();
+                for &param in func.dfg.block_params(entry) {
+                    for _ in lowering.regs_of(param).regs() {
+                        arrives.push(lowering.temp());
                     }
                 }
-                let abi_regs = abi::ARG_REGS;
-                if args.len() > abi_regs.len() {
-                    return Err(CompileError::TooManyArgs(args.len()));
-                }
-                let mut arg_defs = Vec::new();
-                for (&(arrives, param), preg) in args.iter().zip(abi_regs) {
-                    arg_defs.push((arrives, preg));
-                    regs.push((arrives, param));
-                }
-                block.insts.push(MInst::Args { args: arg_defs });
+                block.insts.push(args_inst(&arrives)?);
                 block.insts.push(MInst::Jump {
                     target: Block::new(block_index[entry] as usize),
                 });
-                block.succ_args = vec![regs.iter().map(|&(arrives, _)| arrives).collect()];
+                block.succ_args = vec![arrives];
             }
             LayoutBlock::Edge { from, succ } => {
                 let (target, args) = &successors(func, terminator(from))[succ];
@@ -347,9 +351,13 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                 block.succ_args = vec![regs];
             }
             LayoutBlock::Clif(b) => {
+                let mut params = Vec::new();
                 for &param in func.dfg.block_params(b) {
-                    let regs = lowering.regs_of(param);
-                    block.params.extend_from_slice(regs.regs());
+                    params.extend_from_slice(lowering.regs_of(param).regs());
+                }
+                let defines_args = b == entry && !synthetic_entry;
+                if !defines_args {
+                    block.params = params.clone();
                 }
                 let mut groups: Vec<Vec<MInst<VReg>>> = Vec::new();
                 let term = terminator(b);
@@ -393,6 +401,9 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                         groups.push(std::mem::take(&mut lowering.current));
                     }
                     inst = func.layout.prev_inst(i);
+                }
+                if defines_args {
+                    groups.push(vec![args_inst(&params)?]);
                 }
                 block.insts = groups.into_iter().rev().flatten().collect();
             }
