@@ -28,10 +28,11 @@
 
 use crate::abi::{self, reg_of, RA, SP};
 use crate::inst::{Base, MInst, RegOrImm};
+use crate::link::{FunctionCode, Item, LocalLabel};
 use crate::vcode::VCode;
 use crate::CompileError;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
-use pvm_isa::{CodeBuilder, Instruction, Label, Opcode, Reg};
+use pvm_isa::{Instruction, Opcode, Reg};
 use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, OperandKind, Output, VReg};
 use std::fmt::Write as _;
 
@@ -93,8 +94,10 @@ impl Frame {
     }
 }
 
-/// A function's code in a builder, and its VCode listing after allocation.
+/// A function's code before linking, its frame, and its VCode listing after allocation.
 pub struct Emitted {
+    /// The code.
+    pub code: FunctionCode,
     /// The frame.
     pub frame: Frame,
     /// The allocated VCode, one instruction per line, for precise-output tests.
@@ -102,7 +105,7 @@ pub struct Emitted {
 }
 
 /// The branch for `cc(a, b)`; reg-reg compares exist only for some conditions, the others swap.
-fn branch(cc: IntCC, a: Reg, b: RegOrImm<Reg>, target: Label) -> Instruction<Label> {
+fn branch(cc: IntCC, a: Reg, b: RegOrImm<Reg>, target: LocalLabel) -> Instruction<LocalLabel> {
     use IntCC::*;
     match b {
         RegOrImm::Imm(imm) => {
@@ -161,23 +164,23 @@ fn absolute_form(op: Opcode) -> Option<Opcode> {
     })
 }
 
-struct Emitter<'a> {
-    builder: &'a mut CodeBuilder,
+struct Emitter {
+    code: FunctionCode,
     frame: Frame,
-    labels: Vec<Label>,
-    trap: Option<Label>,
+    labels: Vec<LocalLabel>,
+    trap: Option<LocalLabel>,
     /// Whether the last instruction pushed ends a PVM basic block.
     ended_block: bool,
 }
 
-impl Emitter<'_> {
-    fn push(&mut self, inst: Instruction<Label>) {
+impl Emitter {
+    fn push(&mut self, inst: Instruction<LocalLabel>) {
         self.ended_block = inst.opcode().ends_block();
-        self.builder.push(inst);
+        self.code.push(Item::Inst(inst));
     }
 
-    fn trap_label(&mut self) -> Label {
-        *self.trap.get_or_insert_with(|| self.builder.new_label())
+    fn trap_label(&mut self) -> LocalLabel {
+        *self.trap.get_or_insert_with(|| self.code.new_label())
     }
 
     fn spill_offset(slot: usize) -> u32 {
@@ -253,7 +256,7 @@ impl Emitter<'_> {
         reg: Reg,
         base: Base<Reg>,
         offset: u32,
-    ) -> Option<Instruction<Label>> {
+    ) -> Option<Instruction<LocalLabel>> {
         match self.base(base, offset) {
             Some((base, offset)) => {
                 Instruction::new(op, pvm_isa::Args::RegRegImm(reg, base, offset))
@@ -268,8 +271,8 @@ impl Emitter<'_> {
         &mut self,
         index: Reg,
         scaled: Option<Reg>,
-        default: Label,
-        targets: &[Label],
+        default: LocalLabel,
+        targets: &[LocalLabel],
         default_next: bool,
     ) -> Result<(), CompileError> {
         match scaled {
@@ -278,15 +281,13 @@ impl Emitter<'_> {
                 self.push(Instruction::branch_greater_or_equal_unsigned_imm(
                     index, len, default,
                 ));
-                // The entries are consecutive, 2 address units apart.
-                let addresses: Vec<u32> = targets
-                    .iter()
-                    .map(|&target| self.builder.jump_table_entry(target))
-                    .collect();
-                let first = addresses
-                    .first()
-                    .ok_or_else(|| CompileError::Internal("empty jump table".into()))?;
-                self.push(Instruction::jump_indirect(scaled, *first));
+                // The linker gives the targets consecutive jump-table entries, 2 address units
+                // apart, so `scaled` (2 * index) added to the first entry's address selects one.
+                self.code.push(Item::JumpTable {
+                    scaled,
+                    targets: targets.to_vec(),
+                });
+                self.ended_block = true;
             }
             None => {
                 for (i, &target) in targets.iter().enumerate() {
@@ -410,12 +411,8 @@ fn forwarding_target(vcode: &VCode, output: &Output, block: Block) -> Option<Blo
     }
 }
 
-/// Emits the allocated `vcode` into `builder`.
-pub(crate) fn emit(
-    vcode: &VCode,
-    output: &Output,
-    builder: &mut CodeBuilder,
-) -> Result<Emitted, CompileError> {
+/// Emits the allocated `vcode`.
+pub(crate) fn emit(vcode: &VCode, output: &Output) -> Result<Emitted, CompileError> {
     let num_blocks = vcode.num_blocks();
     // Where a branch to each block really goes, past blocks that only jump on.
     let dest: Vec<Block> = (0..num_blocks)
@@ -481,7 +478,7 @@ pub(crate) fn emit(
     }
 
     let mut emitter = Emitter {
-        builder,
+        code: FunctionCode::default(),
         frame: Frame::new(vcode, output),
         labels: Vec::new(),
         trap: None,
@@ -492,7 +489,7 @@ pub(crate) fn emit(
             if trap_only[b] {
                 emitter.trap_label()
             } else {
-                emitter.builder.new_label()
+                emitter.code.new_label()
             }
         })
         .collect();
@@ -503,10 +500,7 @@ pub(crate) fn emit(
     for &block in &emitted {
         let next = next_emitted(block);
         let label = emitter.labels[block.index()];
-        emitter
-            .builder
-            .bind(label)
-            .map_err(|e| CompileError::Internal(e.to_string()))?;
+        emitter.code.push(Item::Bind(label));
         let _ = writeln!(vcode_text, "block{}:", block.index());
         for item in output.block_insts_and_edits(vcode, block) {
             match item {
@@ -562,7 +556,7 @@ pub(crate) fn emit(
                             targets,
                         } => {
                             let label = |b: Block| emitter.labels[dest[b.index()].index()];
-                            let targets: Vec<Label> = targets.into_iter().map(label).collect();
+                            let targets: Vec<LocalLabel> = targets.into_iter().map(label).collect();
                             let default_next = Some(dest[default.index()]) == next;
                             emitter.br_table(
                                 index,
@@ -584,13 +578,11 @@ pub(crate) fn emit(
         }
     }
     if let Some(trap) = emitter.trap {
-        emitter
-            .builder
-            .bind(trap)
-            .map_err(|e| CompileError::Internal(e.to_string()))?;
-        emitter.builder.push(Instruction::trap());
+        emitter.code.push(Item::Bind(trap));
+        emitter.push(Instruction::trap());
     }
     Ok(Emitted {
+        code: emitter.code,
         frame: emitter.frame,
         vcode_text,
     })

@@ -16,11 +16,13 @@ pub mod abi;
 pub mod emit;
 pub mod inst;
 pub mod isa;
+pub mod link;
 pub mod lower;
 pub mod vcode;
 
 use cranelift_codegen::ir::Function;
-use pvm_isa::{BuiltCode, CodeBuilder, Flavour};
+use link::{Linker, Symbol};
+use pvm_isa::{BuiltCode, Flavour};
 
 /// Why a function could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,9 @@ pub enum CompileError {
     /// Register allocation failed.
     #[error("register allocation failed: {0}")]
     Regalloc(String),
+    /// Functions that do not link: a symbol used but not defined, or defined twice.
+    #[error("link error: {0}")]
+    Link(String),
     /// A bug in the backend.
     #[error("internal error: {0}")]
     Internal(String),
@@ -98,11 +103,10 @@ pub fn compile_function(
             .run()
             .map_err(|e| CompileError::Regalloc(format!("checker: {e:?}")))?;
     }
-    let mut builder = CodeBuilder::new(options.flavour);
-    let emitted = emit::emit(&vcode, &output, &mut builder)?;
-    let code = builder
-        .finish()
-        .map_err(|e| CompileError::Internal(e.to_string()))?;
+    let emitted = emit::emit(&vcode, &output)?;
+    let mut linker = Linker::new(options.flavour);
+    linker.add_function(Symbol::of_function(&func), &emitted.code)?;
+    let code = linker.finish()?.code;
     Ok(CompiledFunction {
         code,
         frame: emitted.frame,
