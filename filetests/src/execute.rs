@@ -1,15 +1,19 @@
-//! Running one compiled CLIF function on polkavm, with CLIF values in and out.
+//! Running compiled CLIF functions on polkavm, with CLIF values in and out.
 //!
-//! The function is compiled standalone and entered at its first instruction with the SPI's
-//! initial registers, except that the arguments are put where the calling convention wants
-//! them (`pvm_backend::abi::ARG_REGS`); `r0` holds the halt address, so the function's return
-//! ends the run, and the results are read from `pvm_backend::abi::RETURN_REGS`. Narrow integer
-//! arguments are passed sign-extended, as the backend keeps them. An [`Executable`] compiles
-//! once for many calls; each call gets a fresh machine.
+//! A [`FunctionSet`] holds functions compiled once; [`FunctionSet::executable`] links one of
+//! them, with every function it reaches (calls, function addresses), into a program and enters
+//! it at that function's first instruction, with the SPI's initial registers except that the
+//! arguments are put where the calling convention wants them (`pvm_backend::abi::ARG_REGS`);
+//! `r0` holds the halt address, so the function's return ends the run, and the results are
+//! read from `pvm_backend::abi::RETURN_REGS`. Narrow integer arguments are passed
+//! sign-extended, as the backend keeps them. Arguments and results must fit those registers
+//! (no stack words). An [`Executable`] is linked once for many calls; each call gets a fresh
+//! machine. [`Executable::new`] and [`execute`] do it all for a single function.
 
 use cranelift_codegen::data_value::DataValue;
 use cranelift_codegen::ir::{types, Function, Signature, Type};
-use pvm_backend::{abi, compile_function, CompileError, Options};
+use pvm_backend::link::{FunctionCode, LinkOptions, Linker, Symbol};
+use pvm_backend::{abi, compile_function_code, CompileError, Options};
 use pvm_isa::{Flavour, StandardProgram};
 use pvm_machine::{DefaultHost, Exit, Machine, MachineError, RunConfig, SpiStart};
 
@@ -40,9 +44,12 @@ pub enum ExecuteError {
     /// The run stopped for a reason other than a return or a trap (gas, host call).
     #[error("the run ended with {0}")]
     Stopped(Exit),
+    /// The function to enter is not in the set.
+    #[error("no function {0} was compiled")]
+    NoFunction(Symbol),
 }
 
-/// The stack a standalone function gets.
+/// The stack each program gets.
 pub const STACK_SIZE: u32 = 1 << 20;
 /// The gas a call gets: enough for any bounded test loop.
 pub const GAS: i64 = 1 << 32;
@@ -92,26 +99,75 @@ pub fn execute(
     Executable::new(func, options)?.call(args)
 }
 
-/// A function compiled once and called any number of times.
+/// Functions compiled once, to be linked into programs entered at any one of them.
+pub struct FunctionSet {
+    options: Options,
+    functions: Vec<(Symbol, Signature, FunctionCode)>,
+}
+
+impl FunctionSet {
+    /// An empty set compiled with `options`.
+    pub fn new(options: &Options) -> Self {
+        FunctionSet {
+            options: options.clone(),
+            functions: Vec::new(),
+        }
+    }
+
+    /// Compiles `func` into the set, under its own name.
+    pub fn add(&mut self, func: &Function) -> Result<(), CompileError> {
+        let emitted = compile_function_code(func, &self.options)?;
+        self.functions.push((
+            Symbol::of_function(func),
+            func.signature.clone(),
+            emitted.code,
+        ));
+        Ok(())
+    }
+
+    /// A program holding `entry` and every function it reaches, entered at `entry`.
+    pub fn executable(&self, entry: &Symbol) -> Result<Executable, ExecuteError> {
+        let signature = self
+            .functions
+            .iter()
+            .find_map(|(symbol, signature, _)| (symbol == entry).then_some(signature))
+            .ok_or_else(|| ExecuteError::NoFunction(entry.clone()))?;
+        let mut linker = Linker::new(self.options.flavour);
+        for (symbol, _, code) in &self.functions {
+            linker.add_function(symbol.clone(), code)?;
+        }
+        let options = LinkOptions {
+            roots: Some(vec![entry.clone()]),
+            stack_size: STACK_SIZE,
+            ..LinkOptions::default()
+        };
+        let linked = linker.link(&options)?;
+        Ok(Executable {
+            signature: signature.clone(),
+            pc: linked
+                .function_pc(entry)
+                .ok_or_else(|| ExecuteError::NoFunction(entry.clone()))?,
+            program: linked.program,
+            flavour: self.options.flavour,
+        })
+    }
+}
+
+/// A function linked into a program once and called any number of times.
 pub struct Executable {
     signature: Signature,
     program: StandardProgram,
+    /// The function's entry.
+    pc: u32,
     flavour: Flavour,
 }
 
 impl Executable {
-    /// Compiles `func` as a standalone program.
+    /// Compiles `func` as a program of its own.
     pub fn new(func: &Function, options: &Options) -> Result<Self, ExecuteError> {
-        let compiled = compile_function(func, options)?;
-        Ok(Executable {
-            signature: func.signature.clone(),
-            program: StandardProgram {
-                stack_size: STACK_SIZE,
-                code: compiled.code.blob,
-                ..StandardProgram::default()
-            },
-            flavour: options.flavour,
-        })
+        let mut set = FunctionSet::new(options);
+        set.add(func)?;
+        set.executable(&Symbol::of_function(func))
     }
 
     /// Calls the function with `args` on a fresh machine.
@@ -123,7 +179,7 @@ impl Executable {
                 "arguments of types {arg_types:?} for parameters {params:?}"
             )));
         }
-        let mut start = SpiStart::new(Vec::new());
+        let mut start = SpiStart::new(Vec::new()).at_pc(self.pc);
         let mut words = Vec::new();
         for arg in args {
             words.extend(to_words(arg)?);

@@ -3,13 +3,14 @@
 //! Everything that goes wrong becomes a [`Failure`] naming the file and, where there is one,
 //! the line; a panic in the backend fails the file it came from, not the whole run.
 
-use crate::execute::Executable;
+use crate::execute::{ExecuteError, FunctionSet};
 use crate::header::{self, Header, TestKind};
 use crate::precise::{self, Block};
 use crate::run::RunLine;
 use crate::{Failure, Settings};
 use cranelift_codegen::ir::Function;
 use cranelift_reader::{parse_test, ParseOptions};
+use pvm_backend::link::Symbol;
 use pvm_backend::{compile_function, Options};
 use std::io::Write as _;
 use std::ops::Range;
@@ -70,7 +71,9 @@ impl Tester<'_> {
             .iter()
             .map(|(_, details)| details.location.line_number - 1)
             .collect();
+        let functions: Vec<&Function> = parsed.functions.iter().map(|(f, _)| f).collect();
         let mut edits = Vec::new();
+        let mut runs = Vec::new();
         for (index, (func, _)) in parsed.functions.iter().enumerate() {
             self.report.functions += 1;
             let region = starts[index]..starts.get(index + 1).copied().unwrap_or(lines.len());
@@ -80,9 +83,14 @@ impl Tester<'_> {
                     TestKind::PreciseOutput => {
                         edits.extend(self.precise_output(func, &lines, region.clone(), &header));
                     }
-                    TestKind::Run => self.run(func, &lines, region.clone(), &header),
+                    TestKind::Run => {
+                        runs.extend(self.run_lines(&functions, &lines, region.clone()))
+                    }
                 }
             }
+        }
+        if header.tests.contains(&TestKind::Run) {
+            self.run(&functions, &starts, &runs, &header);
         }
         if self.bless && !edits.is_empty() {
             self.report.blessed += edits.len();
@@ -146,30 +154,63 @@ impl Tester<'_> {
         Some((block, actual))
     }
 
-    fn run(&mut self, func: &Function, lines: &[&str], region: Range<usize>, header: &Header) {
+    /// The run lines in `region`: the index of the function each calls, its 1-based line
+    /// number and the line.
+    fn run_lines(
+        &mut self,
+        functions: &[&Function],
+        lines: &[&str],
+        region: Range<usize>,
+    ) -> Vec<(usize, usize, RunLine)> {
         let mut runs = Vec::new();
-        for index in region.clone() {
-            match RunLine::parse(lines[index], func) {
-                Ok(Some(run)) => runs.push((index + 1, run)),
+        for index in region {
+            match RunLine::parse(lines[index], functions) {
+                Ok(Some((callee, run))) => runs.push((callee, index + 1, run)),
                 Ok(None) => {}
                 Err(e) => self.fail(Some(index + 1), e),
             }
         }
         self.report.run_lines += runs.len();
+        runs
+    }
+
+    /// Compiles every function of the file and, for each function some run line calls, links
+    /// it with the functions it reaches and makes the calls: functions may call each other.
+    fn run(
+        &mut self,
+        functions: &[&Function],
+        starts: &[usize],
+        runs: &[(usize, usize, RunLine)],
+        header: &Header,
+    ) {
         for &flavour in &header.flavours {
-            let executable = match Executable::new(func, &options(header, flavour)) {
-                Ok(executable) => executable,
-                Err(e) => {
-                    self.fail(
-                        Some(region.start + 1),
-                        format!("{} [{flavour}]: {e}", func.name),
-                    );
+            let mut set = FunctionSet::new(&options(header, flavour));
+            for (func, start) in functions.iter().zip(starts) {
+                if let Err(e) = set.add(func) {
+                    self.fail(Some(start + 1), format!("{} [{flavour}]: {e}", func.name));
+                }
+            }
+            for (index, (func, start)) in functions.iter().zip(starts).enumerate() {
+                let mut calls = runs
+                    .iter()
+                    .filter(|(callee, ..)| *callee == index)
+                    .peekable();
+                if calls.peek().is_none() {
                     continue;
                 }
-            };
-            for (line, run) in &runs {
-                if let Err(e) = run.check(&executable) {
-                    self.fail(Some(*line), format!("{} [{flavour}]: {e}", run.invocation));
+                let executable = match set.executable(&Symbol::of_function(func)) {
+                    Ok(executable) => executable,
+                    // A function that did not compile has failed already.
+                    Err(ExecuteError::NoFunction(_)) => continue,
+                    Err(e) => {
+                        self.fail(Some(start + 1), format!("{} [{flavour}]: {e}", func.name));
+                        continue;
+                    }
+                };
+                for (_, line, run) in calls {
+                    if let Err(e) = run.check(&executable) {
+                        self.fail(Some(*line), format!("{} [{flavour}]: {e}", run.invocation));
+                    }
                 }
             }
         }

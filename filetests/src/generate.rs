@@ -12,8 +12,9 @@
 //! - every stack slot is completely written in the entry block before anything can read it.
 //!
 //! Constants and arguments lean towards the values where integer semantics have edges (0, 1,
-//! -1, MIN, MAX, the width and the width minus one), so that division traps, signed overflow
-//! and out-of-range shift amounts come up often.
+//! -1, MIN, MAX, the width and the width minus one; for 64-bit values also the edges of a
+//! 32-bit immediate), so that division traps, signed overflow and out-of-range shift amounts
+//! come up often.
 
 use cranelift_codegen::data_value::DataValue;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -606,7 +607,7 @@ impl Generator<'_, '_> {
         (!candidates.is_empty()).then(|| random_type(&mut self.rng, &candidates))
     }
 
-    /// A type from the configuration whose values can be had here.
+    /// A type of this function's whose values can be had here.
     fn available_type(&mut self) -> Option<Type> {
         let candidates: Vec<Type> = self
             .types
@@ -749,8 +750,8 @@ impl Generator<'_, '_> {
         }
     }
 
-    /// A configured type narrower (`widening`) or wider than `ty`, for an extension or
-    /// reduction to start from.
+    /// A type of this function's narrower (`widening`) or wider than `ty`, for an extension
+    /// or reduction to start from.
     fn source_type(&mut self, ty: Type, widening: bool) -> Option<Type> {
         let candidates: Vec<Type> = self
             .types

@@ -18,8 +18,10 @@
 //! - `test compile`: every function compiles.
 //! - `test compile precise-output`: the comment block after each function's `}` is its
 //!   [`expectation`]; with `CRANELIFT_TEST_BLESS=1` outdated blocks are rewritten in place.
-//! - `test run`: every `; run: %f(args) == results` (or `!=`) line after a function holds when
-//!   the function runs on polkavm ([`execute`]); `; run: %f(args) == trap` wants a trap.
+//! - `test run`: every `; run: %f(args) == results` (or `!=`) line holds when `%f` runs on
+//!   polkavm ([`execute`]); `; run: %f(args) == trap` wants a trap. The functions of a file
+//!   are compiled once and linked together, so they may call each other (`fn0 = %g(i64) ->
+//!   i64` … `call fn0(v0)`); a line may call any function of the file.
 //!
 //! Files run in parallel; every failure is collected and names its file and line.
 

@@ -1,4 +1,5 @@
-//! `test run`: the `; run:` lines after a function.
+//! `test run`: the `; run:` lines of a file. A line may call any function of the file; it is
+//! usually written after the function it calls.
 //!
 //! Besides cranelift-reader's `; run: %f(args) == values` and `!= values`, a line may say
 //! `; run: %f(args) == trap`: the call must trap.
@@ -36,9 +37,10 @@ pub(crate) struct RunLine {
 }
 
 impl RunLine {
-    /// Parses one line of the file: `None` if it is not a run line, an error if it is a run
-    /// line that does not parse against `func`'s signature or names another function.
-    pub fn parse(line: &str, func: &Function) -> Result<Option<RunLine>, String> {
+    /// Parses one line of the file: `None` if it is not a run line; the index in `functions`
+    /// of the function it calls and the line if it is one; an error if it is a run line that
+    /// calls no function of the file or does not parse against that function's signature.
+    pub fn parse(line: &str, functions: &[&Function]) -> Result<Option<(usize, RunLine)>, String> {
         let Some(comment) = line.trim_start().strip_prefix(';') else {
             return Ok(None);
         };
@@ -49,6 +51,16 @@ impl RunLine {
         if !(rest.is_empty() || rest.starts_with([':', ' '])) {
             return Ok(None);
         }
+        let called = rest
+            .split_once('%')
+            .and_then(|(_, call)| call.split_once('('))
+            .map(|(name, _)| format!("%{}", name.trim()))
+            .ok_or_else(|| format!("`{command}` calls no `%function`"))?;
+        let (index, func) = functions
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name.to_string() == called)
+            .ok_or_else(|| format!("`{command}` calls {called}, which the file does not define"))?;
         let trapping_call = rest
             .strip_prefix(':')
             .and_then(|r| r.strip_suffix("trap"))
@@ -68,14 +80,7 @@ impl RunLine {
             },
             None => return Err(format!("`{command}` is not a run command")),
         };
-        let called = format!("%{}", run.invocation.func);
-        if called != func.name.to_string() {
-            return Err(format!(
-                "`{command}` calls {called} but follows {}",
-                func.name
-            ));
-        }
-        Ok(Some(run))
+        Ok(Some((index, run)))
     }
 
     /// Makes the call; an error says what was expected and what happened.

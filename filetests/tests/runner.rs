@@ -184,7 +184,7 @@ fn bad_run_lines_are_errors_at_their_line() {
         failures[0],
         (
             Some(9),
-            "`run: %other(1, 2) == 3` calls %other but follows %add".to_owned()
+            "`run: %other(1, 2) == 3` calls %other, which the file does not define".to_owned()
         )
     );
     assert_eq!(failures[1].0, Some(10));
@@ -193,6 +193,35 @@ fn bad_run_lines_are_errors_at_their_line() {
         "{failures:?}"
     );
     assert_eq!(failures.len(), 2);
+}
+
+#[test]
+fn functions_of_a_file_call_each_other() {
+    // `%twice` calls `%add`, defined after it; a run line may call any function of the file.
+    let twice = "function %twice(i64) -> i64 {
+    fn0 = %add(i64, i64) -> i64
+block0(v0: i64):
+    v1 = call fn0(v0, v0)
+    return v1
+}
+";
+    let text = format!(
+        "test run\ntarget pvm\n\n{twice}; run: %twice(21) == 42\n{ADD}; run: %twice(-1) == -2\n\
+         ; run: %add(1, 2) == 3\n"
+    );
+    let file = test_file(&text);
+    let summary = run(&file.path, false).unwrap();
+    assert_eq!((summary.functions, summary.run_lines), (2, 3));
+
+    // A callee that is not in the file fails the caller's run lines, at the caller.
+    let text = format!("test run\ntarget pvm\n\n{twice}; run: %twice(21) == 42\n");
+    assert_eq!(
+        failures_of(&text),
+        [(
+            Some(4),
+            "%twice [jam-v1]: link error: %add is used but not defined".to_owned()
+        )]
+    );
 }
 
 #[test]

@@ -1,18 +1,26 @@
-//! Emission: allocated VCode → PVM instructions in a [`CodeBuilder`].
+//! Emission: allocated VCode → PVM instructions with function-local labels ([`FunctionCode`]),
+//! for the linker.
 //!
 //! Relies on the VCode invariants (see `vcode.rs`) and on regalloc2's output for that VCode.
 //!
-//! The frame, from the stack pointer up (all offsets multiples of 8):
+//! Frames: the frame's layout (`abi.rs`), its size and where it is set up come from `frame.rs`.
+//! The rule (shrink wrapping, documented with its invariants there): the frame is set up at
+//! the start of the nearest common dominator of the blocks that need it (they call, touch a
+//! stack slot, a spill slot or the outgoing argument area, or use a callee-saved register),
+//! hoisted to its immediate dominator while it lies on a cycle; it is active in the blocks
+//! that block dominates, and torn down wherever control leaves them. Emission relies on what
+//! that gives: each block runs always or never with the frame, so stack offsets are fixed
+//! per block (the incoming argument area is `frame size` further away in a block that runs
+//! with it), and control leaves the region only through returns, tail calls and single-target
+//! jumps. The prologue (stack pointer down, stack probes for a frame larger than the guard,
+//! return address and callee-saved registers stored) starts the setup block; the epilogue
+//! (registers reloaded, stack pointer up) precedes every return and tail call of a block that
+//! runs with the frame, and the jump of such a block to one that runs without it. A block
+//! holding such frame code is emitted even if it only jumps.
 //!
-//! ```text
-//!   sp + 0                     spill slots, 8 bytes each
-//!   sp + spills                CLIF stack slots (the "slot area")
-//!   sp + spills + slots        saved callee-saved registers this function writes
-//!   sp + frame_size            the caller's frame
-//! ```
-//!
-//! A function with no spills, no stack slots and no callee-saved register written has no
-//! frame: no prologue, no epilogue.
+//! Calls become the linker's [`Item::Call`] and [`Item::CallIndirect`] (the return address is
+//! the next instruction's jump-table address, so it starts a PVM basic block), tail calls
+//! [`Item::TailCall`] or a `jump_indirect`, function addresses [`Item::FuncAddr`].
 //!
 //! Control flow: blocks are emitted in VCode order. A block holding only a jump (an edge block
 //! on which the allocator put no moves) is not emitted: branches to it go to its target. A
@@ -27,72 +35,16 @@
 //! address plus twice the index.
 
 use crate::abi::{self, reg_of, RA, SP};
+use crate::frame::{self, Frame, Placement};
+use crate::inst::CallDest;
 use crate::inst::{Base, MInst, RegOrImm};
 use crate::link::{FunctionCode, Item, LocalLabel};
 use crate::vcode::VCode;
-use crate::CompileError;
+use crate::{CompileError, Options};
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use pvm_isa::{Instruction, Opcode, Reg};
-use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, OperandKind, Output, VReg};
+use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output, VReg};
 use std::fmt::Write as _;
-
-/// The frame of one function.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
-    /// Bytes of spill slots.
-    pub spill_bytes: u32,
-    /// Bytes of CLIF stack slots.
-    pub slot_bytes: u32,
-    /// Callee-saved registers written, saved in the frame.
-    pub saved: Vec<Reg>,
-    /// The whole frame.
-    pub size: u32,
-}
-
-impl Frame {
-    fn new(vcode: &VCode, output: &Output) -> Self {
-        let spill_bytes = output.num_spillslots as u32 * 8;
-        let slot_bytes = vcode.slot_area().next_multiple_of(8);
-        // A register is written by a definition or a move into it. Arguments arriving in a
-        // callee-saved register are the caller's to lose, not a write by this function.
-        let mut written = [false; 13];
-        let mut mark = |alloc: &Allocation| {
-            if let Some(preg) = alloc.as_reg() {
-                written[usize::from(reg_of(preg).index())] = true;
-            }
-        };
-        for index in 0..vcode.num_insts() {
-            let inst = regalloc2::Inst::new(index);
-            if matches!(vcode.inst(inst), MInst::Args { .. }) {
-                continue;
-            }
-            let operands = vcode.inst_operands(inst);
-            for (operand, alloc) in operands.iter().zip(output.inst_allocs(inst)) {
-                if operand.kind() == OperandKind::Def {
-                    mark(alloc);
-                }
-            }
-        }
-        for (_, Edit::Move { to, .. }) in &output.edits {
-            mark(to);
-        }
-        let saved: Vec<Reg> = abi::CALLEE_SAVED
-            .into_iter()
-            .filter(|r| written[usize::from(r.index())])
-            .collect();
-        let size = spill_bytes + slot_bytes + 8 * saved.len() as u32;
-        Frame {
-            spill_bytes,
-            slot_bytes,
-            saved,
-            size,
-        }
-    }
-
-    fn saved_offset(&self, index: usize) -> u32 {
-        self.spill_bytes + self.slot_bytes + 8 * index as u32
-    }
-}
 
 /// A function's code before linking, its frame, and its VCode listing after allocation.
 pub struct Emitted {
@@ -167,6 +119,9 @@ fn absolute_form(op: Opcode) -> Option<Opcode> {
 struct Emitter {
     code: FunctionCode,
     frame: Frame,
+    placement: Placement,
+    /// Whether the block being emitted runs with the frame set up.
+    active: bool,
     labels: Vec<LocalLabel>,
     trap: Option<LocalLabel>,
     /// Whether the last instruction pushed ends a PVM basic block.
@@ -183,10 +138,6 @@ impl Emitter {
         *self.trap.get_or_insert_with(|| self.code.new_label())
     }
 
-    fn spill_offset(slot: usize) -> u32 {
-        8 * slot as u32
-    }
-
     fn mov(&mut self, from: Allocation, to: Allocation) {
         match (from.as_reg(), to.as_reg(), from.as_stack(), to.as_stack()) {
             (Some(f), Some(t), _, _) if f != t => {
@@ -196,26 +147,28 @@ impl Emitter {
             (Some(f), None, _, Some(slot)) => self.push(Instruction::store_indirect_u64(
                 reg_of(f),
                 SP,
-                Self::spill_offset(slot.index()),
+                self.frame.spill_offset(slot.index()),
             )),
             (None, Some(t), Some(slot), _) => self.push(Instruction::load_indirect_u64(
                 reg_of(t),
                 SP,
-                Self::spill_offset(slot.index()),
+                self.frame.spill_offset(slot.index()),
             )),
             _ => unreachable!("regalloc2 never moves stack to stack"),
         }
     }
 
+    /// Sets the frame up: stack pointer down, probes, registers saved.
     fn prologue(&mut self) {
-        if self.frame.size == 0 {
-            return;
+        let size = self.frame.size;
+        self.push(Instruction::add_imm_64(SP, SP, size.wrapping_neg()));
+        for offset in abi::stack_probe_offsets(size) {
+            self.push(Instruction::store_imm_indirect_u64(SP, offset, 0));
         }
-        self.push(Instruction::add_imm_64(
-            SP,
-            SP,
-            self.frame.size.wrapping_neg(),
-        ));
+        if self.frame.saves_return_address {
+            let offset = self.frame.return_address_offset();
+            self.push(Instruction::store_indirect_u64(RA, SP, offset));
+        }
         for (i, &reg) in self.frame.saved.clone().iter().enumerate() {
             self.push(Instruction::store_indirect_u64(
                 reg,
@@ -225,25 +178,35 @@ impl Emitter {
         }
     }
 
-    fn epilogue_and_return(&mut self) {
-        if self.frame.size != 0 {
-            for (i, &reg) in self.frame.saved.clone().iter().enumerate() {
-                self.push(Instruction::load_indirect_u64(
-                    reg,
-                    SP,
-                    self.frame.saved_offset(i),
-                ));
-            }
-            self.push(Instruction::add_imm_64(SP, SP, self.frame.size));
+    /// Tears the frame down, if the current block runs with it.
+    fn epilogue(&mut self) {
+        if !self.active {
+            return;
         }
-        self.push(Instruction::jump_indirect(RA, 0));
+        for (i, &reg) in self.frame.saved.clone().iter().enumerate() {
+            self.push(Instruction::load_indirect_u64(
+                reg,
+                SP,
+                self.frame.saved_offset(i),
+            ));
+        }
+        if self.frame.saves_return_address {
+            let offset = self.frame.return_address_offset();
+            self.push(Instruction::load_indirect_u64(RA, SP, offset));
+        }
+        self.push(Instruction::add_imm_64(SP, SP, self.frame.size));
     }
 
     /// The base register and offset of `base + offset`; `None` for an absolute address.
     fn base(&self, base: Base<Reg>, offset: u32) -> Option<(Reg, u32)> {
         match base {
             Base::Reg(r) => Some((r, offset)),
-            Base::StackSlots => Some((SP, self.frame.spill_bytes.wrapping_add(offset))),
+            Base::StackSlots => Some((SP, self.frame.slot_area_offset().wrapping_add(offset))),
+            Base::OutgoingArgs => Some((SP, abi::ARG_AREA_OFFSET.wrapping_add(offset))),
+            Base::IncomingArgs => {
+                let frame = if self.active { self.frame.size } else { 0 };
+                Some((SP, (frame + abi::ARG_AREA_OFFSET).wrapping_add(offset)))
+            }
             Base::Absolute => None,
         }
     }
@@ -310,7 +273,41 @@ impl Emitter {
             |op: Opcode| CompileError::Internal(format!("`{op}` in the wrong machine instruction"));
         match *inst {
             MInst::Args { .. } => {}
-            MInst::Ret { .. } => self.epilogue_and_return(),
+            MInst::Ret { .. } => {
+                self.epilogue();
+                self.push(Instruction::jump_indirect(RA, 0));
+            }
+            MInst::Call { ref dest, .. } => {
+                self.code.push(match dest {
+                    CallDest::Direct(callee) => Item::Call {
+                        callee: callee.clone(),
+                    },
+                    &CallDest::Indirect(target) => Item::CallIndirect { target },
+                });
+                // The call's return address starts a basic block.
+                self.ended_block = true;
+            }
+            MInst::ReturnCall { ref dest, .. } => {
+                self.epilogue();
+                match dest {
+                    CallDest::Direct(callee) => {
+                        self.code.push(Item::TailCall {
+                            callee: callee.clone(),
+                        });
+                        self.ended_block = true;
+                    }
+                    &CallDest::Indirect(target) => {
+                        self.push(Instruction::jump_indirect(target, 0));
+                    }
+                }
+            }
+            MInst::FuncAddr { dst, ref func } => {
+                self.code.push(Item::FuncAddr {
+                    dst,
+                    func: func.clone(),
+                });
+                self.ended_block = false;
+            }
             MInst::AluRRR { op, dst, a, b } => self.push(
                 Instruction::new(op, pvm_isa::Args::RegRegReg(dst, a, b)).ok_or(unexpected(op))?,
             ),
@@ -367,8 +364,20 @@ impl Emitter {
                 self.push(inst.ok_or(unexpected(op))?);
             }
             MInst::StackAddr { dst, offset } => {
-                let offset = self.frame.spill_bytes.wrapping_add(offset);
+                let offset = self.frame.slot_area_offset().wrapping_add(offset);
                 self.push(Instruction::add_imm_64(dst, SP, offset));
+            }
+            MInst::DataAddr {
+                dst,
+                ref symbol,
+                addend,
+            } => {
+                self.code.push(Item::DataAddr {
+                    dst,
+                    symbol: symbol.clone(),
+                    addend,
+                });
+                self.ended_block = false;
             }
             MInst::Trap => self.push(Instruction::trap()),
             MInst::TrapIf { cc, a, b } => {
@@ -412,15 +421,27 @@ fn forwarding_target(vcode: &VCode, output: &Output, block: Block) -> Option<Blo
 }
 
 /// Emits the allocated `vcode`.
-pub(crate) fn emit(vcode: &VCode, output: &Output) -> Result<Emitted, CompileError> {
+pub(crate) fn emit(
+    vcode: &VCode,
+    output: &Output,
+    options: &Options,
+) -> Result<Emitted, CompileError> {
     let num_blocks = vcode.num_blocks();
+    let (frame, placement) = frame::frame_and_placement(vcode, output, options.shrink_wrap);
+    // A block that sets the frame up or tears it down on its way out emits more than a jump.
+    let forwards = |b: Block| {
+        let target = forwarding_target(vcode, output, b)?;
+        let frame_code = placement.setup == Some(b)
+            || (placement.active[b.index()] && !placement.active[target.index()]);
+        (!frame_code).then_some(target)
+    };
     // Where a branch to each block really goes, past blocks that only jump on.
     let dest: Vec<Block> = (0..num_blocks)
         .map(|b| {
             let mut target = Block::new(b);
             // At most one step per block: a cycle of empty jumps stays where it is.
             for _ in 0..num_blocks {
-                match forwarding_target(vcode, output, target) {
+                match forwards(target) {
                     Some(next) if next != target => target = next,
                     _ => break,
                 }
@@ -479,7 +500,9 @@ pub(crate) fn emit(vcode: &VCode, output: &Output) -> Result<Emitted, CompileErr
 
     let mut emitter = Emitter {
         code: FunctionCode::default(),
-        frame: Frame::new(vcode, output),
+        frame,
+        placement,
+        active: false,
         labels: Vec::new(),
         trap: None,
         ended_block: true,
@@ -495,13 +518,16 @@ pub(crate) fn emit(vcode: &VCode, output: &Output) -> Result<Emitted, CompileErr
         .collect();
     emitter.labels = labels;
     let mut vcode_text = String::new();
-    emitter.prologue();
 
     for &block in &emitted {
         let next = next_emitted(block);
         let label = emitter.labels[block.index()];
         emitter.code.push(Item::Bind(label));
         let _ = writeln!(vcode_text, "block{}:", block.index());
+        emitter.active = emitter.placement.active[block.index()];
+        if emitter.placement.setup == Some(block) {
+            emitter.prologue();
+        }
         for item in output.block_insts_and_edits(vcode, block) {
             match item {
                 InstOrEdit::Edit(Edit::Move { from, to }) => {
@@ -525,6 +551,9 @@ pub(crate) fn emit(vcode: &VCode, output: &Output) -> Result<Emitted, CompileErr
                     match inst {
                         MInst::Jump { target } => {
                             let target = dest[target.index()];
+                            if !emitter.placement.active[target.index()] {
+                                emitter.epilogue();
+                            }
                             if Some(target) != next {
                                 let label = emitter.labels[target.index()];
                                 emitter.push(Instruction::jump(label));

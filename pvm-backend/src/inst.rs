@@ -1,5 +1,6 @@
 //! Machine instructions: one variant per PVM operand shape the lowering uses, plus the
-//! pseudo-instructions that register allocation and emission need (arguments, return, branches).
+//! pseudo-instructions that register allocation and emission need (arguments, return, calls,
+//! branches).
 //!
 //! `MInst<R>` is generic over its register type: `MInst<VReg>` before register allocation,
 //! `MInst<Reg>` (physical PVM registers) after. [`MInst::map_regs`] is the one place that lists
@@ -7,9 +8,11 @@
 //! regalloc2 and the application of its allocations both go through it, so they cannot
 //! disagree.
 
+use crate::abi;
+use crate::link::Symbol;
 use cranelift_codegen::ir::condcodes::IntCC;
 use pvm_isa::Opcode;
-use regalloc2::{Block, PReg};
+use regalloc2::{Block, PReg, PRegSet};
 use std::fmt;
 
 /// What an instruction does with one of its registers.
@@ -17,6 +20,9 @@ use std::fmt;
 pub enum Role {
     /// Read before any register is written.
     Use,
+    /// Read after every register is written: it may not share a register with a definition
+    /// or a clobber.
+    LateUse,
     /// Written after every register is read (so it may share a register with a use).
     Def,
     /// Read, and must be in this physical register.
@@ -46,6 +52,21 @@ pub enum Base<R> {
     StackSlots,
     /// `[offset]`: a constant address (the PVM's absolute `load_*` / `store_*` forms).
     Absolute,
+    /// `[sp + offset]` in this function's incoming argument area (the caller's frame; see
+    /// `abi.rs`), resolved at emission, where the frame size is known.
+    IncomingArgs,
+    /// `[sp + offset]` in the argument area of this function's calls, at the bottom of its
+    /// frame.
+    OutgoingArgs,
+}
+
+/// What a call calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallDest<R> {
+    /// A function, by name.
+    Direct(Symbol),
+    /// The function whose jump-table address is in a register.
+    Indirect(R),
 }
 
 /// A machine instruction with registers of type `R`.
@@ -212,6 +233,43 @@ pub enum MInst<R> {
         /// Taken for each index in range.
         targets: Vec<Block>,
     },
+    /// Calls `dest` (see `abi.rs`): the arguments in fixed registers (stack arguments are
+    /// stored to [`Base::OutgoingArgs`] before), the results defined in fixed registers; the
+    /// other caller-saved registers are clobbered ([`MInst::clobbers`]).
+    Call {
+        /// The callee.
+        dest: CallDest<R>,
+        /// Each argument word's register and where the callee wants it.
+        args: Vec<(R, PReg)>,
+        /// Each result word's register and where the callee leaves it.
+        rets: Vec<(R, PReg)>,
+    },
+    /// A tail call: frees the frame and jumps to `dest`, which returns to this function's
+    /// caller (ends a block, like a return). An indirect target is read late, after the
+    /// callee-saved registers are restored, and so never lives in one ([`MInst::clobbers`]).
+    ReturnCall {
+        /// The callee.
+        dest: CallDest<R>,
+        /// Each argument word's register and where the callee wants it.
+        args: Vec<(R, PReg)>,
+    },
+    /// `dst = ` the jump-table address of `func`, the value `call_indirect` calls.
+    FuncAddr {
+        /// Destination.
+        dst: R,
+        /// The function.
+        func: Symbol,
+    },
+    /// `dst = ` the address of `symbol` plus `addend` (`symbol_value`): a data object's
+    /// absolute address, resolved by the linker.
+    DataAddr {
+        /// Destination.
+        dst: R,
+        /// The data object.
+        symbol: Symbol,
+        /// Added to the address.
+        addend: i64,
+    },
     /// Unconditional trap.
     Trap,
     /// Trap when `cc(a, b)` holds; otherwise continue.
@@ -358,6 +416,32 @@ impl<R: Copy> MInst<R> {
                 dst: f(dst, Role::Def),
                 offset,
             },
+            MInst::Call { dest, args, rets } => {
+                let dest = map_call_dest(dest, Role::Use, &mut f);
+                let args = map_fixed(args, Role::FixedUse, &mut f);
+                MInst::Call {
+                    dest,
+                    args,
+                    rets: map_fixed(rets, Role::FixedDef, &mut f),
+                }
+            }
+            MInst::ReturnCall { dest, args } => MInst::ReturnCall {
+                dest: map_call_dest(dest, Role::LateUse, &mut f),
+                args: map_fixed(args, Role::FixedUse, &mut f),
+            },
+            MInst::FuncAddr { dst, func } => MInst::FuncAddr {
+                dst: f(*dst, Role::Def),
+                func: func.clone(),
+            },
+            MInst::DataAddr {
+                dst,
+                symbol,
+                addend,
+            } => MInst::DataAddr {
+                dst: f(*dst, Role::Def),
+                symbol: symbol.clone(),
+                addend: *addend,
+            },
             &MInst::Jump { target } => MInst::Jump { target },
             &MInst::CondBr {
                 cc,
@@ -392,9 +476,30 @@ impl<R: Copy> MInst<R> {
         }
     }
 
-    /// Whether the instruction ends a block with a return.
+    /// Whether the instruction ends a block by leaving the function (a return or tail call).
     pub fn is_ret(&self) -> bool {
-        matches!(self, MInst::Ret { .. })
+        matches!(self, MInst::Ret { .. } | MInst::ReturnCall { .. })
+    }
+
+    /// The allocatable registers the instruction overwrites besides its definitions: a call's
+    /// caller-saved registers, and the callee-saved registers a tail call's epilogue restores
+    /// before an indirect target is read.
+    pub fn clobbers(&self) -> PRegSet {
+        let set = |regs: &[pvm_isa::Reg]| regs.iter().map(|&r| abi::preg(r)).collect();
+        match self {
+            MInst::Call { rets, .. } => {
+                let mut clobbers: PRegSet = set(&abi::CALLER_SAVED);
+                for &(_, preg) in rets {
+                    clobbers.remove(preg);
+                }
+                clobbers
+            }
+            MInst::ReturnCall {
+                dest: CallDest::Indirect(_),
+                ..
+            } => set(&abi::CALLEE_SAVED),
+            _ => PRegSet::empty(),
+        }
     }
 
     /// Whether the instruction ends a block by going to other blocks.
@@ -455,7 +560,29 @@ fn map_base<R: Copy, S>(base: Base<R>, f: &mut impl FnMut(R, Role) -> S) -> Base
         Base::Reg(r) => Base::Reg(f(r, Role::Use)),
         Base::StackSlots => Base::StackSlots,
         Base::Absolute => Base::Absolute,
+        Base::IncomingArgs => Base::IncomingArgs,
+        Base::OutgoingArgs => Base::OutgoingArgs,
     }
+}
+
+fn map_call_dest<R: Copy, S>(
+    dest: &CallDest<R>,
+    role: Role,
+    f: &mut impl FnMut(R, Role) -> S,
+) -> CallDest<S> {
+    match dest {
+        CallDest::Direct(symbol) => CallDest::Direct(symbol.clone()),
+        CallDest::Indirect(r) => CallDest::Indirect(f(*r, role)),
+    }
+}
+
+/// Registers bound to physical ones, each mapped with the role `fixed` gives its register.
+fn map_fixed<R: Copy, S>(
+    regs: &[(R, PReg)],
+    fixed: fn(PReg) -> Role,
+    f: &mut impl FnMut(R, Role) -> S,
+) -> Vec<(S, PReg)> {
+    regs.iter().map(|&(r, p)| (f(r, fixed(p)), p)).collect()
 }
 
 fn map_reg_or_imm<R: Copy, S>(value: RegOrImm<R>, f: &mut impl FnMut(R, Role) -> S) -> RegOrImm<S> {
@@ -496,6 +623,18 @@ impl<R: fmt::Display> fmt::Display for Base<R> {
             Base::Reg(r) => write!(f, "{r}"),
             Base::StackSlots => f.write_str("slots"),
             Base::Absolute => f.write_str("abs"),
+            Base::IncomingArgs => f.write_str("incoming_args"),
+            Base::OutgoingArgs => f.write_str("outgoing_args"),
+        }
+    }
+}
+
+/// `call <callee>` or `call_indirect <register>`.
+impl<R: fmt::Display> fmt::Display for CallDest<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallDest::Direct(symbol) => write!(f, "call {symbol}"),
+            CallDest::Indirect(r) => write!(f, "call_indirect {r}"),
         }
     }
 }
@@ -595,6 +734,20 @@ impl<R: fmt::Display + Copy> fmt::Display for MInst<R> {
                 }
                 write!(f, "block{}, [{}]", default.index(), targets.join(", "))
             }
+            MInst::Call { dest, args, rets } => {
+                write!(f, "{dest}, args {}", list(args))?;
+                if !rets.is_empty() {
+                    write!(f, ", rets {}", list(rets))?;
+                }
+                Ok(())
+            }
+            MInst::ReturnCall { dest, args } => write!(f, "return_{dest}, args {}", list(args)),
+            MInst::FuncAddr { dst, func } => write!(f, "func_addr {dst}, {func}"),
+            MInst::DataAddr {
+                dst,
+                symbol,
+                addend,
+            } => write!(f, "data_addr {dst}, {symbol}{addend:+}"),
             MInst::Trap => f.write_str("trap"),
             MInst::TrapIf { cc, a, b } => write!(f, "trap_if_{} {a}, {b}", cc_name(*cc)),
         }

@@ -5,19 +5,29 @@
 //!    constant folding, through a 64-bit "shape" ISA that stands in for PVM);
 //! 2. [`lower`]: ISLE rules (`src/lower/*.isle`) turn CLIF into [`inst::MInst`]s on virtual
 //!    registers, in [`vcode::VCode`];
-//! 3. `regalloc2` assigns PVM registers ([`abi::machine_env`]), checked by its symbolic
-//!    checker when [`Options::check_regalloc`] is set;
-//! 4. [`emit`]: frames, moves, branches and fallthroughs into `pvm-isa`'s code builder.
+//! 3. `regalloc2` assigns PVM registers ([`abi::machine_env`], the calling convention in
+//!    [`abi`]), checked by its symbolic checker when [`Options::check_regalloc`] is set; with
+//!    [`Options::shrink_wrap`], [`frame`] first splits live ranges at the frame's likely region;
+//! 4. [`emit`]: frames ([`frame`]: layout and shrink wrapping), moves, branches and
+//!    fallthroughs into relocatable
+//!    [`link::FunctionCode`];
+//! 5. [`link`]: functions and data objects into one program (layout, calls, addresses,
+//!    dead-function elimination, entry points), written through `pvm-isa`'s containers.
+//!
+//! [`compile_function`] runs stages 1–5 for one function; [`module::PvmModule`] offers the
+//! whole backend as a `cranelift_module::Module`.
 
 #![deny(unsafe_code)]
 #![forbid(unused_must_use)]
 
 pub mod abi;
 pub mod emit;
+pub mod frame;
 pub mod inst;
 pub mod isa;
 pub mod link;
 pub mod lower;
+pub mod module;
 pub mod vcode;
 
 use cranelift_codegen::ir::Function;
@@ -36,9 +46,6 @@ pub enum CompileError {
     /// The function has no blocks.
     #[error("the function has no entry block")]
     NoEntry,
-    /// More argument registers than the convention has.
-    #[error("{0} argument registers needed, 6 available")]
-    TooManyArgs(usize),
     /// Register allocation failed.
     #[error("register allocation failed: {0}")]
     Regalloc(String),
@@ -59,6 +66,9 @@ pub struct Options {
     pub optimize: bool,
     /// Verify register allocation with regalloc2's symbolic checker.
     pub check_regalloc: bool,
+    /// Set the frame up only on the paths that need it (shrink wrapping, see `frame.rs`)
+    /// rather than at the entry.
+    pub shrink_wrap: bool,
 }
 
 impl Default for Options {
@@ -67,6 +77,7 @@ impl Default for Options {
             flavour: Flavour::JamV1,
             optimize: true,
             check_regalloc: cfg!(debug_assertions),
+            shrink_wrap: true,
         }
     }
 }
@@ -76,18 +87,42 @@ pub struct CompiledFunction {
     /// The code.
     pub code: BuiltCode,
     /// The frame.
-    pub frame: emit::Frame,
+    pub frame: frame::Frame,
     /// The VCode after register allocation, as text.
     pub vcode: String,
 }
 
-/// Compiles `func` into a standalone piece of code.
+/// Compiles `func` into a standalone piece of code. Functions it refers to but that are not
+/// part of it become stubs that trap, placed after it (see [`link::LinkOptions::allow_undefined`]).
 pub fn compile_function(
     func: &Function,
     options: &Options,
 ) -> Result<CompiledFunction, CompileError> {
+    let emitted = compile_function_code(func, options)?;
+    let mut linker = Linker::new(options.flavour);
+    linker.add_function(Symbol::of_function(func), &emitted.code)?;
+    let link_options = link::LinkOptions {
+        allow_undefined: true,
+        ..link::LinkOptions::default()
+    };
+    let code = linker.link(&link_options)?.code;
+    Ok(CompiledFunction {
+        code,
+        frame: emitted.frame,
+        vcode: emitted.vcode_text,
+    })
+}
+
+/// Compiles `func` into relocatable code for a [`link::Linker`].
+pub fn compile_function_code(
+    func: &Function,
+    options: &Options,
+) -> Result<emit::Emitted, CompileError> {
     let func = isa::prepare(func, options.optimize)?;
-    let vcode = lower::lower(&func)?;
+    let mut vcode = lower::lower(&func)?;
+    if options.shrink_wrap {
+        vcode = frame::split_at_region(vcode);
+    }
     let env = abi::machine_env();
     let ra_options = regalloc2::RegallocOptions {
         verbose_log: false,
@@ -103,13 +138,5 @@ pub fn compile_function(
             .run()
             .map_err(|e| CompileError::Regalloc(format!("checker: {e:?}")))?;
     }
-    let emitted = emit::emit(&vcode, &output)?;
-    let mut linker = Linker::new(options.flavour);
-    linker.add_function(Symbol::of_function(&func), &emitted.code)?;
-    let code = linker.finish()?.code;
-    Ok(CompiledFunction {
-        code,
-        frame: emitted.frame,
-        vcode: emitted.vcode_text,
-    })
+    emit::emit(&vcode, &output, options)
 }

@@ -37,11 +37,19 @@ pub struct VCode {
     num_vregs: usize,
     /// Bytes of CLIF stack slots in the frame.
     slot_area: u32,
+    /// Bytes of the argument area the function's calls need.
+    outgoing_area: u32,
 }
 
 fn operand(reg: VReg, role: Role) -> Operand {
     match role {
         Role::Use => Operand::reg_use(reg),
+        Role::LateUse => Operand::new(
+            reg,
+            OperandConstraint::Reg,
+            OperandKind::Use,
+            OperandPos::Late,
+        ),
         Role::Def => Operand::reg_def(reg),
         Role::FixedUse(preg) => Operand::reg_fixed_use(reg, preg),
         Role::FixedDef(preg) => Operand::reg_fixed_def(reg, preg),
@@ -55,7 +63,12 @@ fn operand(reg: VReg, role: Role) -> Operand {
 }
 
 impl VCode {
-    pub(crate) fn new(blocks: Vec<VCodeBlock>, num_vregs: usize, slot_area: u32) -> Self {
+    pub(crate) fn new(
+        blocks: Vec<VCodeBlock>,
+        num_vregs: usize,
+        slot_area: u32,
+        outgoing_area: u32,
+    ) -> Self {
         let mut vcode = VCode {
             insts: Vec::new(),
             operands: Vec::new(),
@@ -67,6 +80,7 @@ impl VCode {
             succ_args: Vec::new(),
             num_vregs,
             slot_area,
+            outgoing_area,
         };
         for (index, block) in blocks.into_iter().enumerate() {
             let start = vcode.insts.len();
@@ -105,6 +119,31 @@ impl VCode {
     /// Bytes of CLIF stack slots the frame needs.
     pub fn slot_area(&self) -> u32 {
         self.slot_area
+    }
+
+    /// Bytes of argument area the function's calls need (see `abi.rs`).
+    pub fn outgoing_area(&self) -> u32 {
+        self.outgoing_area
+    }
+
+    /// Number of virtual registers.
+    pub(crate) fn vreg_count(&self) -> usize {
+        self.num_vregs
+    }
+
+    /// The blocks again, to be changed and rebuilt with [`VCode::new`].
+    pub(crate) fn into_blocks(self) -> Vec<VCodeBlock> {
+        let mut insts = self.insts.into_iter();
+        self.block_ranges
+            .iter()
+            .zip(self.block_params)
+            .zip(self.succ_args)
+            .map(|((range, params), succ_args)| VCodeBlock {
+                params,
+                insts: insts.by_ref().take(range.len()).collect(),
+                succ_args,
+            })
+            .collect()
     }
 }
 
@@ -154,8 +193,8 @@ impl Function for VCode {
         &self.operands[start as usize..end as usize]
     }
 
-    fn inst_clobbers(&self, _insn: Inst) -> PRegSet {
-        PRegSet::empty()
+    fn inst_clobbers(&self, insn: Inst) -> PRegSet {
+        self.insts[insn.index()].clobbers()
     }
 
     fn num_vregs(&self) -> usize {

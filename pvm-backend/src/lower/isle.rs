@@ -5,10 +5,14 @@
 
 use super::{Lowering, Targets, ValueRegs};
 use crate::inst::{Base, MInst, RegOrImm};
+use crate::link::Symbol;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::immediates::Imm64;
 use cranelift_codegen::ir::immediates::Offset32;
-use cranelift_codegen::ir::{BlockCall, Inst, InstructionData, StackSlot, Type, Value, ValueList};
+use cranelift_codegen::ir::{
+    BlockCall, FuncRef, Function, GlobalValue, GlobalValueData, Inst, InstructionData, SigRef,
+    StackSlot, Type, Value, ValueList,
+};
 use pvm_isa::Opcode as PvmOpcode;
 use regalloc2::Block as Target;
 use regalloc2::VReg as Reg;
@@ -19,6 +23,7 @@ pub(crate) type ValueArray3 = [Value; 3];
 pub(crate) type BlockArray2 = [BlockCall; 2];
 pub(crate) type ValueSlice = Vec<Value>;
 pub(crate) type InstOutput = Vec<ValueRegs>;
+pub(crate) type CallDest = crate::inst::CallDest<Reg>;
 
 /// A memory address: `base + offset`, modulo 2^32.
 #[derive(Copy, Clone, Debug)]
@@ -374,12 +379,28 @@ impl generated::Context for Lowering<'_> {
         a & b
     }
 
-    fn return_fits(&mut self, values: ValueSlice) -> Option<ValueSlice> {
-        let regs: usize = values
-            .iter()
-            .map(|&v| super::regs_for(self.func.dfg.value_type(v)))
-            .sum();
-        (regs <= crate::abi::RETURN_REGS.len()).then_some(values)
+    fn call_dest_direct(&mut self, func: FuncRef) -> CallDest {
+        self.callee(func)
+    }
+
+    fn call_dest_indirect(&mut self, target: Reg) -> CallDest {
+        CallDest::Indirect(target)
+    }
+
+    fn func_ref_sig(&mut self, func: FuncRef) -> SigRef {
+        self.callee_signature(func)
+    }
+
+    fn emit_call(&mut self, sig: SigRef, dest: &CallDest, args: ValueSlice) -> InstOutput {
+        self.lower_call(sig, dest.clone(), &args)
+    }
+
+    fn emit_return_call(&mut self, dest: &CallDest, args: ValueSlice) -> Unit {
+        self.lower_return_call(dest.clone(), &args);
+    }
+
+    fn emit_func_addr(&mut self, func: FuncRef) -> Option<Reg> {
+        self.lower_func_addr(func)
     }
 
     fn br_table_targets(&mut self, targets: &Targets) -> Option<(Target, Targets)> {
@@ -470,6 +491,21 @@ impl generated::Context for Lowering<'_> {
         self.lower_return(&values);
     }
 
+    fn symbol_global(&mut self, gv: GlobalValue) -> Option<GlobalValue> {
+        symbol_of(self.func, gv).map(|_| gv)
+    }
+
+    fn symbol_addr(&mut self, gv: GlobalValue) -> Reg {
+        let (symbol, addend) = symbol_of(self.func, gv).expect("matched by `symbol_global`");
+        let dst = self.temp();
+        self.emit(MInst::DataAddr {
+            dst,
+            symbol,
+            addend,
+        });
+        dst
+    }
+
     fn targets_2(&mut self, targets: &Targets) -> Option<(Target, Target)> {
         match targets[..] {
             [a, b] => Some((a, b)),
@@ -488,4 +524,18 @@ impl generated::Context for Lowering<'_> {
 /// `x` as a PVM immediate (32 bits, sign-extended by the machine), if it is one.
 fn simm32(x: i64) -> Option<u32> {
     (x == i64::from(x as i32)).then_some(x as u32)
+}
+
+/// The symbol a `symbol` global value names and the offset added to its address; `None` for
+/// other global values, thread-local ones and library names.
+fn symbol_of(func: &Function, gv: GlobalValue) -> Option<(Symbol, i64)> {
+    match func.global_values[gv] {
+        GlobalValueData::Symbol {
+            ref name,
+            offset,
+            tls: false,
+            ..
+        } => Some((Symbol::from_external_name(name, func)?, offset.bits())),
+        _ => None,
+    }
 }

@@ -19,9 +19,9 @@
 //!   is then seen before its definition;
 //! - narrow integers are kept sign-extended to 64 bits in their registers (see `prelude.isle`).
 
+mod call;
 mod isle;
 
-use crate::abi;
 use crate::inst::MInst;
 use crate::vcode::{VCode, VCodeBlock};
 use crate::CompileError;
@@ -106,6 +106,10 @@ pub(crate) struct Lowering<'f> {
     current: Vec<MInst<VReg>>,
     /// Byte offset of each CLIF stack slot within the frame's slot area.
     pub(crate) slot_offsets: SecondaryMap<ir::StackSlot, u32>,
+    /// Bytes of argument area the calls lowered so far need.
+    outgoing_area: u32,
+    /// Why an instruction the rules matched cannot be compiled after all (the first reason).
+    error: Option<CompileError>,
 }
 
 impl<'f> Lowering<'f> {
@@ -126,6 +130,8 @@ impl<'f> Lowering<'f> {
             aliases: HashMap::new(),
             current: Vec::new(),
             slot_offsets,
+            outgoing_area: 0,
+            error: None,
         }
     }
 
@@ -176,18 +182,6 @@ impl<'f> Lowering<'f> {
         }
     }
 
-    fn lower_return(&mut self, values: &[Value]) {
-        let mut rets = Vec::new();
-        let mut regs = Vec::new();
-        for &value in values {
-            regs.extend_from_slice(self.put_value_in_regs(value).regs());
-        }
-        for (reg, preg) in regs.into_iter().zip(abi::RETURN_REGS) {
-            rets.push((reg, preg));
-        }
-        self.emit(MInst::Ret { rets });
-    }
-
     /// Whether `inst` must be lowered even if none of its results is used.
     fn has_side_effect(&self, inst: ir::Inst) -> bool {
         let data = &self.func.dfg.insts[inst];
@@ -204,8 +198,11 @@ impl<'f> Lowering<'f> {
     }
 
     fn lower_inst(&mut self, inst: ir::Inst) -> Result<(), CompileError> {
-        let outputs =
-            isle::generated::constructor_lower(self, inst).ok_or_else(|| self.unsupported(inst))?;
+        let outputs = isle::generated::constructor_lower(self, inst);
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        let outputs = outputs.ok_or_else(|| self.unsupported(inst))?;
         let results = self.func.dfg.inst_results(inst);
         for (&result, produced) in results.iter().zip(outputs) {
             let assigned = self.regs_of(result);
@@ -254,16 +251,6 @@ fn successors(func: &Function, inst: ir::Inst) -> Vec<(ir::Block, Vec<Value>)> {
             )
         })
         .collect()
-}
-
-/// The instruction defining `regs` as the arguments, in the ABI's argument registers.
-fn args_inst(regs: &[VReg]) -> Result<MInst<VReg>, CompileError> {
-    if regs.len() > abi::ARG_REGS.len() {
-        return Err(CompileError::TooManyArgs(regs.len()));
-    }
-    Ok(MInst::Args {
-        args: regs.iter().copied().zip(abi::ARG_REGS).collect(),
-    })
 }
 
 /// Lowers `func` to VCode.
@@ -333,7 +320,7 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                         arrives.push(lowering.temp());
                     }
                 }
-                block.insts.push(args_inst(&arrives)?);
+                block.insts.extend(call::entry_args(&arrives));
                 block.insts.push(MInst::Jump {
                     target: Block::new(block_index[entry] as usize),
                 });
@@ -380,8 +367,12 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                     };
                     targets.push(vblock);
                 }
-                isle::generated::constructor_lower_branch(&mut lowering, term, &targets)
-                    .ok_or_else(|| lowering.unsupported(term))?;
+                let lowered =
+                    isle::generated::constructor_lower_branch(&mut lowering, term, &targets);
+                if let Some(error) = lowering.error.take() {
+                    return Err(error);
+                }
+                lowered.ok_or_else(|| lowering.unsupported(term))?;
                 let branch = std::mem::take(&mut lowering.current);
                 block.succ_args = branch
                     .last()
@@ -403,7 +394,7 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                     inst = func.layout.prev_inst(i);
                 }
                 if defines_args {
-                    groups.push(vec![args_inst(&params)?]);
+                    groups.push(call::entry_args(&params));
                 }
                 block.insts = groups.into_iter().rev().flatten().collect();
             }
@@ -431,5 +422,10 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
         .map(|(slot, data)| lowering.slot_offsets[slot] + data.size)
         .max()
         .unwrap_or(0);
-    Ok(VCode::new(blocks, lowering.next_vreg, slot_area))
+    Ok(VCode::new(
+        blocks,
+        lowering.next_vreg,
+        slot_area,
+        lowering.outgoing_area,
+    ))
 }

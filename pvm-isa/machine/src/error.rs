@@ -72,6 +72,9 @@ pub enum MachineError {
         /// The chunk's length.
         len: usize,
     },
+    /// A `.polkavm` program has no export of this name.
+    #[error("the program exports no function named `{0}`")]
+    UnknownExport(String),
     /// [`Instance::run`](crate::Instance::run) was called again after an exit that ends the
     /// program (only a [`HostCall`](crate::Exit::HostCall) exit can be resumed).
     #[error("the program has already ended ({0}); only a host-call exit can be resumed")]

@@ -1,15 +1,17 @@
 //! Running PVM programs on polkavm 0.37: memory layout, host calls, exits and gas.
 //!
-//! Two ways to load a program, one run loop:
+//! Three ways to load a program, one run loop:
 //! - [`Machine::load_standard`]: a [`StandardProgram`] laid out as the
 //!   GP's SPI says (polkavm's static memory map, whose auxiliary-data area is the SPI argument
 //!   area), entered as a [`SpiStart`] says (arguments, start pc, register overrides).
+//! - [`Machine::load_export`]: a `.polkavm` program, the same way, entered at one of its
+//!   exports by name with given registers ([`call_export`] calls it in one step).
 //! - [`Machine::load_raw`]: a [`RawProgram`]: code, explicit page ranges, memory contents,
 //!   registers and pc (polkavm's dynamic paging), the form of the official test vectors.
 //!
-//! Both give an [`Instance`]; [`Instance::run`] runs it with a [`Host`] serving `ecalli` and
+//! Each gives an [`Instance`]; [`Instance::run`] runs it with a [`Host`] serving `ecalli` and
 //! returns a [`Report`]: the [`Exit`], final registers and pc, the output on halt, gas left and
-//! used. [`run_standard`] and [`run_raw`] do both steps at once.
+//! used. [`run_standard`], [`call_export`] and [`run_raw`] do both steps at once.
 //!
 //! Flavours: jam-v1 code runs as polkavm's `JamV1` instruction set, gp-0.7.2 code as
 //! `ReviveV1` (the same numbering, minus `sbrk`: a gp-0.7.2 program containing `sbrk` is
@@ -40,7 +42,7 @@ pub use setup::{
     spi_registers, MemoryChunk, PageRange, RawProgram, SpiStart, JAM_ACCUMULATE_PC, JAM_REFINE_PC,
 };
 
-use pvm_isa::{Flavour, StandardProgram};
+use pvm_isa::{Flavour, PolkavmContainer, Reg, StandardProgram};
 
 /// Loads `program` with a fresh [`Machine`] and runs it once. Use a `Machine` directly to load
 /// many programs (it keeps its polkavm engines) or to inspect memory after the run.
@@ -53,6 +55,21 @@ pub fn run_standard<H: Host + ?Sized>(
 ) -> Result<Report, MachineError> {
     Machine::new()
         .load_standard(program, flavour, start, config)?
+        .run(host)
+}
+
+/// Calls the function a `.polkavm` program exports as `name` with a fresh [`Machine`]: see
+/// [`Machine::load_export`]. The run ends when the function returns (a halt, with its results
+/// in the report's registers), or as any other run does.
+pub fn call_export<H: Host + ?Sized>(
+    container: &PolkavmContainer,
+    name: &str,
+    regs: &[(Reg, u64)],
+    config: &RunConfig,
+    host: &mut H,
+) -> Result<Report, MachineError> {
+    Machine::new()
+        .load_export(container, name, regs, config)?
         .run(host)
 }
 

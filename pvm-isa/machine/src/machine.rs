@@ -20,8 +20,8 @@ use polkavm::{
     ProgramBlob, ProgramCounter, ProgramParts, RawInstance,
 };
 use pvm_isa::{
-    page_align, Args, CodeBlob, Flavour, Instruction, MemoryLayout, Opcode, Reg, StandardProgram,
-    ARGS_START, MAX_INPUT_SIZE, PAGE_SIZE, ZONE_SIZE,
+    page_align, Args, CodeBlob, Flavour, Instruction, MemoryLayout, Opcode, PolkavmContainer, Reg,
+    StandardProgram, ARGS_START, MAX_INPUT_SIZE, PAGE_SIZE, ZONE_SIZE,
 };
 use std::sync::OnceLock;
 
@@ -214,6 +214,31 @@ impl Machine {
             .map_err(|e| MachineError::Polkavm(e.to_string()))?;
         instance.start(&start.registers(), start.pc, config.gas);
         Ok(instance)
+    }
+
+    /// Loads a `.polkavm` program as a standard program (see [`Machine::load_standard`])
+    /// entered at its export `name`: the SPI's registers (r0 the halt address, so that the
+    /// function's return ends the run; r1 the stack's end), then `regs` (the function's
+    /// arguments, in the registers its calling convention wants), and no argument bytes.
+    pub fn load_export(
+        &self,
+        container: &PolkavmContainer,
+        name: &str,
+        regs: &[(Reg, u64)],
+        config: &RunConfig,
+    ) -> Result<Instance, MachineError> {
+        let pc = container
+            .exports
+            .iter()
+            .find(|export| export.name == name)
+            .ok_or_else(|| MachineError::UnknownExport(name.to_owned()))?
+            .pc;
+        let start = SpiStart {
+            args: Vec::new(),
+            pc,
+            regs: regs.to_vec(),
+        };
+        self.load_standard(&container.program, container.flavour, &start, config)
     }
 
     /// Loads a raw program: its code, page map, memory contents, registers and pc, with
