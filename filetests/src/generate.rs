@@ -6,10 +6,23 @@
 //! [`Config`], so a test can start with what a backend lowers and widen as it grows.
 //! [`arguments`] draws argument sets for a function from a seed of their own.
 //!
+//! [`generate_program`] makes several such functions, `%f0`, `%f1` … (the last is the entry),
+//! that call each other: a function calls lower-numbered ones directly (`call`), through
+//! their addresses (`func_addr`, sometimes chosen by a `select`, then `call_indirect`), and
+//! in tail position (`return_call`, `return_call_indirect`) where the results match; now and
+//! then a function calls itself with a counter that counts down. Signatures have up to
+//! [`Config::max_params`] parameters (some then go on the stack) and up to
+//! [`Config::max_returns`] results, and often repeat an earlier function's, so that tail calls
+//! and indirect calls find matches.
+//!
 //! Every generated function is deterministic and terminates:
 //! - a loop counts a block parameter from 0 up to a constant of at most [`Config::max_trips`],
 //!   and nothing else can change the counter;
-//! - every stack slot is completely written in the entry block before anything can read it.
+//! - every stack slot is completely written in the entry block before anything can read it;
+//! - a function calls only lower-numbered functions, and itself only with a counter, capped
+//!   at [`Config::max_recursion`] on entry, that is not zero and goes down by one per call;
+//! - what one call runs, callees included, is estimated and kept under [`Config::max_cost`],
+//!   so that calls in loops of functions that call in loops do not multiply without end.
 //!
 //! Constants and arguments lean towards the values where integer semantics have edges (0, 1,
 //! -1, MIN, MAX, the width and the width minus one; for 64-bit values also the edges of a
@@ -19,14 +32,15 @@
 use cranelift_codegen::data_value::DataValue;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, Function, InstBuilder, JumpTableData, Opcode, Signature, StackSlot,
-    StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName, Value,
+    types, AbiParam, Block, ExtFuncData, ExternalName, FuncRef, Function, InstBuilder,
+    JumpTableData, Opcode, SigRef, Signature, StackSlot, StackSlotData, StackSlotKind, TrapCode,
+    Type, UserFuncName, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_xorshift::XorShiftRng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Every opcode the generator can emit. `brif` makes if/else diamonds and, with `iadd` and
 /// `icmp`, counted loops; `br_table` makes switches; `jump` closes them all; `trap` ends an
@@ -79,6 +93,17 @@ pub const ALL_OPCODES: &[Opcode] = &[
     Opcode::Trap,
     Opcode::Trapz,
     Opcode::Trapnz,
+];
+
+/// The opcodes of calls between a program's functions ([`generate_program`]): direct and
+/// indirect calls, tail calls of both kinds, and `func_addr` for the indirect ones. A single
+/// function ([`generate`]) has nothing to call and never emits them.
+pub const CALL_OPCODES: &[Opcode] = &[
+    Opcode::Call,
+    Opcode::CallIndirect,
+    Opcode::FuncAddr,
+    Opcode::ReturnCall,
+    Opcode::ReturnCallIndirect,
 ];
 
 /// Every integer type the generator can use.
@@ -155,6 +180,21 @@ pub struct Config {
     pub max_depth: usize,
     /// How many times a loop body runs, at most.
     pub max_trips: u8,
+    /// Functions per program ([`generate_program`]), at most; there are at least 2.
+    pub max_functions: usize,
+    /// Parameters of a program's functions other than the entry, at most (the entry's
+    /// arguments fit [`ENTRY_WORDS`]).
+    pub max_params: usize,
+    /// Results of a program's functions, at most.
+    pub max_returns: usize,
+    /// Instructions that one call of a program's function may run, callees included, at
+    /// most, roughly: calls are left out where they would exceed it.
+    pub max_cost: u64,
+    /// How deep a self-recursive function recurses, at most.
+    pub max_recursion: u8,
+    /// Whether a function of the first signature may tail-call one of the second, indirectly
+    /// if the flag says so: a test leaves out the tail calls its backend refuses.
+    pub allows_tail_call: fn(&Signature, &Signature, bool) -> bool,
 }
 
 impl Config {
@@ -167,6 +207,12 @@ impl Config {
             max_insts: 48,
             max_depth: 3,
             max_trips: 4,
+            max_functions: 5,
+            max_params: 10,
+            max_returns: 3,
+            max_cost: 2000,
+            max_recursion: 3,
+            allows_tail_call: |_, _, _| true,
         }
     }
 
@@ -269,9 +315,82 @@ pub fn generate(seed: u64, config: &Config) -> Function {
     let mut rng = XorShiftRng::seed_from_u64(seed);
     let types = palette(&mut rng, config);
     let signature = random_signature(&mut rng, config, &types);
-    let mut func = Function::with_name_signature(UserFuncName::testcase("f"), signature);
+    build(rng, config, types, "f", signature, &[], None).0
+}
+
+/// Argument (and result) words, at most, of a program's entry: what the PVM calling
+/// convention passes in registers, so that a harness can call it directly.
+pub const ENTRY_WORDS: usize = 7;
+
+/// The program that `seed` and `config` make: functions `%f0`, `%f1` …, each calling only
+/// lower-numbered ones and itself (see the module documentation); the last is the entry.
+/// Every function verifies.
+///
+/// # Panics
+///
+/// If `config` has no types.
+pub fn generate_program(seed: u64, config: &Config) -> Vec<Function> {
+    assert!(!config.types.is_empty(), "the generator needs a type");
+    let mut rng = XorShiftRng::seed_from_u64(seed);
+    let count = rng.random_range(2..=config.max_functions.max(2));
+    let mut callees: Vec<Callee> = Vec::new();
+    let mut functions = Vec::new();
+    for index in 0..count {
+        let entry = index + 1 == count;
+        let mut types = palette(&mut rng, config);
+        let signature = program_signature(&mut rng, config, &types, &callees, entry);
+        for param in signature.params.iter().chain(&signature.returns) {
+            if !types.contains(&param.value_type) {
+                types.push(param.value_type);
+            }
+        }
+        let recursion = recursion_limit(&mut rng, config, &signature);
+        let name = format!("f{index}");
+        let function_rng = XorShiftRng::seed_from_u64(rng.random());
+        let (func, cost) = build(
+            function_rng,
+            config,
+            types,
+            &name,
+            signature.clone(),
+            &callees,
+            recursion,
+        );
+        functions.push(func);
+        callees.push(Callee {
+            name,
+            signature,
+            cost,
+        });
+    }
+    functions
+}
+
+/// A function a program's later functions may call.
+struct Callee {
+    /// Its test-case name, without the `%`.
+    name: String,
+    signature: Signature,
+    /// The instructions one call runs, at most, roughly.
+    cost: u64,
+}
+
+/// The function named `name` with `signature`, calling `callees` and, if `recursion` is
+/// given, itself down to that depth; and what one call of it runs, roughly.
+fn build(
+    mut rng: XorShiftRng,
+    config: &Config,
+    types: Vec<Type>,
+    name: &str,
+    signature: Signature,
+    callees: &[Callee],
+    recursion: Option<u8>,
+) -> (Function, u64) {
+    let mut func = Function::with_name_signature(UserFuncName::testcase(name), signature);
     let mut context = FunctionBuilderContext::new();
     let budget = rng.random_range(4..=config.max_insts.max(4));
+    // Each level of recursion runs the whole body again.
+    let levels = recursion.map_or(1, |depth| u64::from(depth) + 1);
     let mut generator = Generator {
         rng,
         config,
@@ -281,11 +400,107 @@ pub fn generate(seed: u64, config: &Config) -> Function {
         unused: HashSet::new(),
         slots: Vec::new(),
         budget,
+        name,
+        callees,
+        imported: HashMap::new(),
+        weight: 1,
+        cost: 0,
+        max_cost: config.max_cost / levels,
+        recursion_limit: recursion,
+        counter: None,
     };
     generator.body();
+    let cost = generator.cost.saturating_mul(levels);
     generator.builder.seal_all_blocks();
     generator.builder.finalize();
-    func
+    (func, cost)
+}
+
+/// A signature for a program's function: often an earlier function's, or with an earlier
+/// function's results, so that indirect calls can choose between functions and tail calls
+/// find callees; otherwise up to [`Config::max_params`] parameters and
+/// [`Config::max_returns`] results. The entry's arguments and results fit [`ENTRY_WORDS`].
+fn program_signature(
+    rng: &mut XorShiftRng,
+    config: &Config,
+    types: &[Type],
+    callees: &[Callee],
+    entry: bool,
+) -> Signature {
+    let max_words = if entry { ENTRY_WORDS } else { usize::MAX };
+    let fits = |params: &[AbiParam]| {
+        params.iter().map(|p| words(p.value_type)).sum::<usize>() <= max_words
+    };
+    if let Some(callee) = choose(rng, callees) {
+        if rng.random_ratio(1, 4)
+            && fits(&callee.signature.params)
+            && fits(&callee.signature.returns)
+        {
+            return callee.signature.clone();
+        }
+    }
+    let mut signature = Signature::new(CallConv::Tail);
+    let mut arg_words = 0;
+    for _ in 0..rng.random_range(0..=config.max_params) {
+        let ty = random_type(rng, types);
+        if arg_words + words(ty) <= max_words {
+            arg_words += words(ty);
+            signature.params.push(AbiParam::new(ty));
+        }
+    }
+    let suppliable = |signature: &Signature, ty: Type| {
+        signature.params.iter().any(|p| p.value_type == ty) || can_make_constant(config, ty)
+    };
+    if let Some(callee) = choose(rng, callees) {
+        if rng.random_ratio(1, 3)
+            && fits(&callee.signature.returns)
+            && callee
+                .signature
+                .returns
+                .iter()
+                .all(|r| suppliable(&signature, r.value_type))
+        {
+            signature.returns = callee.signature.returns.clone();
+            return signature;
+        }
+    }
+    let candidates: Vec<Type> = types
+        .iter()
+        .copied()
+        .filter(|&ty| suppliable(&signature, ty))
+        .collect();
+    let mut result_words = 0;
+    for _ in 0..rng.random_range(0..=config.max_returns) {
+        let Some(&ty) = choose(rng, &candidates) else {
+            break;
+        };
+        if result_words + words(ty) <= max_words {
+            result_words += words(ty);
+            signature.returns.push(AbiParam::new(ty));
+        }
+    }
+    signature
+}
+
+/// How deep a function with `signature` recurses, if it does: its first parameter is the
+/// counter, which needs a type `iconst` makes and the ops that cap and count it down.
+fn recursion_limit(rng: &mut XorShiftRng, config: &Config, signature: &Signature) -> Option<u8> {
+    let ty = signature.params.first()?.value_type;
+    let able = [Opcode::Iconst, Opcode::Umin, Opcode::Isub]
+        .iter()
+        .all(|&op| config.allows(op, ty))
+        && config.has(Opcode::Brif)
+        && (config.has(Opcode::Call) || config.has(Opcode::ReturnCall));
+    (able && rng.random_ratio(1, 4)).then(|| rng.random_range(1..=config.max_recursion.max(1)))
+}
+
+/// The 64-bit words a value of `ty` takes.
+fn words(ty: Type) -> usize {
+    if ty == types::I128 {
+        2
+    } else {
+        1
+    }
 }
 
 /// The types one function uses: a few of the configured ones, so that its values meet.
@@ -305,7 +520,6 @@ fn palette(rng: &mut XorShiftRng, config: &Config) -> Vec<Type> {
 /// can supply.
 fn random_signature(rng: &mut XorShiftRng, config: &Config, types: &[Type]) -> Signature {
     let mut signature = Signature::new(CallConv::Fast);
-    let words = |ty: Type| if ty == types::I128 { 2 } else { 1 };
     let mut arg_words = 0;
     for _ in 0..rng.random_range(1..=4) {
         let ty = random_type(rng, types);
@@ -370,6 +584,34 @@ struct Generator<'a, 'f> {
     slots: Vec<StackSlot>,
     /// Instructions still to emit, roughly.
     budget: usize,
+    /// This function's test-case name, for calls to itself.
+    name: &'a str,
+    /// The functions this one may call: lower-numbered ones of its program.
+    callees: &'a [Callee],
+    /// The callees imported so far, by index in `callees` (`None`: this function itself).
+    imported: HashMap<Option<usize>, FuncRef>,
+    /// How many times, at most, the code being emitted runs per call of the function: the
+    /// product of the trip limits of the loops around it.
+    weight: u64,
+    /// The instructions one call runs, at most, roughly: its own, weighted, and its callees'.
+    cost: u64,
+    /// What `cost` may reach.
+    max_cost: u64,
+    /// How deep the function recurses, if it does.
+    recursion_limit: Option<u8>,
+    /// The recursion counter, once the entry block has capped the first parameter.
+    counter: Option<Value>,
+}
+
+/// How an if/else arm ends.
+#[derive(Clone, Copy, PartialEq)]
+enum ArmEnd {
+    /// By jumping to the merge block.
+    Jump,
+    /// By trapping.
+    Trap,
+    /// By a tail call, where a callee returns what the function does (else by jumping).
+    TailCall,
 }
 
 impl Generator<'_, '_> {
@@ -380,6 +622,14 @@ impl Generator<'_, '_> {
         for &param in self.builder.block_params(entry).to_vec().iter() {
             self.define(param);
         }
+        if let Some(limit) = self.recursion_limit {
+            // Capped on entry: the counter is at most `limit` however the function is called.
+            let param = self.builder.block_params(entry)[0];
+            let ty = self.ty_of(param);
+            let limit = self.iconst(ty, i128::from(limit));
+            let counter = self.binary(Opcode::Umin, ty, param, limit);
+            self.counter = Some(self.define(counter));
+        }
         if self.rng.random_bool(0.5) {
             self.create_slots();
         }
@@ -388,18 +638,215 @@ impl Generator<'_, '_> {
     }
 
     /// Returns the results, folded with the values nothing uses yet so that little of the
-    /// function is dead.
+    /// function is dead; or ends in a tail call. A recursive function first calls itself
+    /// unless its counter is zero.
     fn finish(&mut self) {
-        let returns: Vec<Type> = self
-            .builder
-            .func
-            .signature
-            .returns
-            .iter()
-            .map(|r| r.value_type)
-            .collect();
+        if let Some(counter) = self.counter {
+            self.recurse(counter);
+        }
+        if !self.callees.is_empty() && self.rng.random_ratio(1, 3) && self.tail_call(0) {
+            return;
+        }
+        let returns = self.return_types();
         let results = self.outgoing(&returns, 0);
         self.builder.ins().return_(&results);
+    }
+
+    fn return_types(&self) -> Vec<Type> {
+        types_of(&self.builder.func.signature.returns)
+    }
+
+    /// Unless `counter` is zero, calls this function with the counter minus one and returns
+    /// what that returns (by a tail call, or a call and a return); continues where the counter
+    /// is zero.
+    fn recurse(&mut self, counter: Value) {
+        let again = self.builder.create_block();
+        let done = self.builder.create_block();
+        self.spend(1);
+        self.builder.ins().brif(counter, again, &[], done, &[]);
+        self.builder.switch_to_block(again);
+        let mark = self.scope.len();
+        let ty = self.ty_of(counter);
+        let one = self.iconst(ty, 1);
+        let next = self.binary(Opcode::Isub, ty, counter, one);
+        let params = types_of(&self.builder.func.signature.params);
+        // The parameters are in scope, so a value of each of their types can be had.
+        let rest: Vec<Value> = params[1..]
+            .iter()
+            .map(|&ty| {
+                self.operand(ty)
+                    .expect("a parameter of this type is in scope")
+            })
+            .collect();
+        let args = [&[next], &rest[..]].concat();
+        let callee = self.func_ref(None);
+        self.spend(1);
+        let own = &self.builder.func.signature;
+        let tail = self.config.has(Opcode::ReturnCall)
+            && (self.config.allows_tail_call)(own, own, false)
+            && (!self.config.has(Opcode::Call) || self.rng.random_bool(0.5));
+        if tail {
+            self.builder.ins().return_call(callee, &args);
+        } else {
+            let call = self.builder.ins().call(callee, &args);
+            for result in self.builder.inst_results(call).to_vec() {
+                self.define(result);
+            }
+            let returns = self.return_types();
+            let results = self.outgoing(&returns, mark);
+            self.builder.ins().return_(&results);
+        }
+        self.leave(mark);
+        self.builder.switch_to_block(done);
+    }
+
+    /// The callee of index `callee` in `callees` (`None`: this function), imported once.
+    fn func_ref(&mut self, callee: Option<usize>) -> FuncRef {
+        if let Some(&func_ref) = self.imported.get(&callee) {
+            return func_ref;
+        }
+        let (name, signature) = match callee {
+            Some(index) => (
+                self.callees[index].name.as_str(),
+                self.callees[index].signature.clone(),
+            ),
+            None => (self.name, self.builder.func.signature.clone()),
+        };
+        let signature = self.builder.import_signature(signature);
+        let func_ref = self.builder.import_function(ExtFuncData {
+            name: ExternalName::testcase(name),
+            signature,
+            colocated: true,
+        });
+        self.imported.insert(callee, func_ref);
+        func_ref
+    }
+
+    /// A callee that `fits` and whose cost, run `weight` times, the budget still allows.
+    fn affordable_callee(&mut self, fits: impl Fn(&Callee) -> bool) -> Option<usize> {
+        let candidates: Vec<usize> = (0..self.callees.len())
+            .filter(|&index| {
+                let callee = &self.callees[index];
+                fits(callee) && self.cost + callee.cost.saturating_mul(self.weight) <= self.max_cost
+            })
+            .collect();
+        choose(&mut self.rng, &candidates).copied()
+    }
+
+    /// Counts a call of `callee` in the cost.
+    fn charge(&mut self, callee: usize) {
+        self.cost += self.callees[callee].cost.saturating_mul(self.weight);
+        self.spend(1);
+    }
+
+    /// Arguments for a call of `callee`; `None` if a type cannot be had.
+    fn arguments(&mut self, callee: usize) -> Option<Vec<Value>> {
+        types_of(&self.callees[callee].signature.params)
+            .into_iter()
+            .map(|ty| self.operand(ty))
+            .collect()
+    }
+
+    /// The signature and the address of `callee` for an indirect call; the address is now and
+    /// then chosen by a `select` between it and another affordable callee of the same
+    /// signature.
+    fn callee_address(&mut self, callee: usize) -> (SigRef, Value) {
+        let func_ref = self.func_ref(Some(callee));
+        let signature = self.builder.func.dfg.ext_funcs[func_ref].signature;
+        self.spend(1);
+        let address = self.builder.ins().func_addr(types::I64, func_ref);
+        if !self.config.has(Opcode::Select) || !self.rng.random_bool(0.5) {
+            return (signature, address);
+        }
+        let wanted = self.callees[callee].signature.clone();
+        let Some(other) = self.affordable_callee(|c| c.signature == wanted) else {
+            return (signature, address);
+        };
+        let Some(condition) = self.condition(Opcode::Select) else {
+            return (signature, address);
+        };
+        self.charge(other);
+        let other_ref = self.func_ref(Some(other));
+        let other_address = self.builder.ins().func_addr(types::I64, other_ref);
+        self.spend(2);
+        let chosen = self.builder.ins().select(condition, address, other_address);
+        (signature, chosen)
+    }
+
+    /// A call of a lower-numbered function, direct or indirect; its results join the scope.
+    fn call_site(&mut self) {
+        let indirect = self.config.has(Opcode::CallIndirect) && self.config.has(Opcode::FuncAddr);
+        let kinds: Vec<Opcode> = [
+            (Opcode::Call, self.config.has(Opcode::Call)),
+            (Opcode::CallIndirect, indirect),
+        ]
+        .into_iter()
+        .filter_map(|(op, able)| able.then_some(op))
+        .collect();
+        let Some(&op) = choose(&mut self.rng, &kinds) else {
+            return self.straight_line();
+        };
+        let Some(callee) = self.affordable_callee(|_| true) else {
+            return self.straight_line();
+        };
+        let Some(args) = self.arguments(callee) else {
+            return self.spend(1);
+        };
+        self.charge(callee);
+        let call = if op == Opcode::Call {
+            let func_ref = self.func_ref(Some(callee));
+            self.builder.ins().call(func_ref, &args)
+        } else {
+            let (signature, address) = self.callee_address(callee);
+            self.builder.ins().call_indirect(signature, address, &args)
+        };
+        for result in self.builder.inst_results(call).to_vec() {
+            self.define(result);
+        }
+    }
+
+    /// Ends the block with `return_call` or `return_call_indirect` of a callee that returns
+    /// what this function returns, its first argument folded with the values defined since
+    /// `mark` that nothing uses yet; `false`, with the block still open, if there is none.
+    fn tail_call(&mut self, mark: usize) -> bool {
+        let indirect =
+            self.config.has(Opcode::ReturnCallIndirect) && self.config.has(Opcode::FuncAddr);
+        let kinds: Vec<Opcode> = [
+            (Opcode::ReturnCall, self.config.has(Opcode::ReturnCall)),
+            (Opcode::ReturnCallIndirect, indirect),
+        ]
+        .into_iter()
+        .filter_map(|(op, able)| able.then_some(op))
+        .collect();
+        let Some(&op) = choose(&mut self.rng, &kinds) else {
+            return false;
+        };
+        let returns = self.return_types();
+        let caller = self.builder.func.signature.clone();
+        let allows = self.config.allows_tail_call;
+        let indirect = op == Opcode::ReturnCallIndirect;
+        let Some(callee) = self.affordable_callee(|c| {
+            types_of(&c.signature.returns) == returns && allows(&caller, &c.signature, indirect)
+        }) else {
+            return false;
+        };
+        let Some(mut args) = self.arguments(callee) else {
+            return false;
+        };
+        if let Some(first) = args.first_mut() {
+            *first = self.fold_unused(*first, mark);
+        }
+        self.charge(callee);
+        if op == Opcode::ReturnCall {
+            let func_ref = self.func_ref(Some(callee));
+            self.builder.ins().return_call(func_ref, &args);
+        } else {
+            let (signature, address) = self.callee_address(callee);
+            self.builder
+                .ins()
+                .return_call_indirect(signature, address, &args);
+        }
+        true
     }
 
     /// Values of `types` for a block's exit (a jump, a branch or a return), the first folded
@@ -474,6 +921,7 @@ impl Generator<'_, '_> {
                 2 if nest && self.can_loop() => self.counted_loop(depth),
                 3 if nest && self.config.has(Opcode::BrTable) => self.switch(depth),
                 4 => self.trap_check(),
+                5 | 6 if !self.callees.is_empty() => self.call_site(),
                 _ => self.straight_line(),
             };
         }
@@ -481,6 +929,9 @@ impl Generator<'_, '_> {
 
     fn spend(&mut self, insts: usize) {
         self.budget = self.budget.saturating_sub(insts);
+        self.cost = self
+            .cost
+            .saturating_add((insts as u64).saturating_mul(self.weight));
     }
 
     fn ty_of(&self, value: Value) -> Type {
@@ -854,12 +1305,15 @@ impl Generator<'_, '_> {
         }
     }
 
-    /// A region that ends by jumping to `merge` with values of `types`, or by trapping.
-    fn arm(&mut self, depth: usize, merge: Block, types: &[Type], trap: bool) {
+    /// A region that ends by jumping to `merge` with values of `types`, by trapping or by a
+    /// tail call.
+    fn arm(&mut self, depth: usize, merge: Block, types: &[Type], end: ArmEnd) {
         let mark = self.scope.len();
         self.region(depth + 1);
-        if trap {
+        if end == ArmEnd::Trap {
             self.builder.ins().trap(TrapCode::User(1));
+        } else if end == ArmEnd::TailCall && self.tail_call(mark) {
+            // The tail call ended the block.
         } else {
             let args = self.outgoing(types, mark);
             self.builder.ins().jump(merge, &args);
@@ -882,9 +1336,20 @@ impl Generator<'_, '_> {
             .brif(cond, then_block, &[], else_block, &[]);
         let trapping = (self.config.has(Opcode::Trap) && self.rng.random_ratio(1, 6))
             .then(|| self.rng.random_range(0..2));
+        // One arm may leave by a tail call instead (not both: `merge` needs a predecessor).
+        let calling =
+            (trapping.is_none() && !self.callees.is_empty() && self.rng.random_ratio(1, 4))
+                .then(|| self.rng.random_range(0..2));
         for (arm, block) in [then_block, else_block].into_iter().enumerate() {
             self.builder.switch_to_block(block);
-            self.arm(depth, merge, &types, trapping == Some(arm));
+            let end = if trapping == Some(arm) {
+                ArmEnd::Trap
+            } else if calling == Some(arm) {
+                ArmEnd::TailCall
+            } else {
+                ArmEnd::Jump
+            };
+            self.arm(depth, merge, &types, end);
         }
         self.enter(merge);
     }
@@ -910,7 +1375,7 @@ impl Generator<'_, '_> {
         self.builder.ins().br_table(index, table);
         for block in cases.into_iter().chain([default]) {
             self.builder.switch_to_block(block);
-            self.arm(depth, merge, &types, false);
+            self.arm(depth, merge, &types, ArmEnd::Jump);
         }
         self.enter(merge);
     }
@@ -969,6 +1434,8 @@ impl Generator<'_, '_> {
         let mark = self.scope.len();
         self.enter(header);
         let counter = self.builder.block_params(header)[0];
+        let outer = self.weight;
+        self.weight = outer.saturating_mul(u64::from(self.config.max_trips.max(1)));
         self.region(depth + 1);
         let one = self.iconst(counter_ty, 1);
         let next = self.binary(Opcode::Iadd, counter_ty, counter, one);
@@ -987,6 +1454,7 @@ impl Generator<'_, '_> {
             exit,
             &carried,
         );
+        self.weight = outer;
         self.leave(mark);
         self.enter(exit);
     }
@@ -1011,6 +1479,10 @@ impl Generator<'_, '_> {
             self.builder.ins().trapnz(cond, code);
         }
     }
+}
+
+fn types_of(params: &[AbiParam]) -> Vec<Type> {
+    params.iter().map(|p| p.value_type).collect()
 }
 
 fn choose<'s, T>(rng: &mut XorShiftRng, items: &'s [T]) -> Option<&'s T> {

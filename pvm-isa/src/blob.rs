@@ -132,7 +132,13 @@ impl CodeBlob {
     /// The serialized blob; jump-table entries take the fewest bytes that hold the largest.
     pub fn to_bytes(&self) -> Vec<u8> {
         let largest = self.jump_table.iter().copied().max().unwrap_or(0);
-        let entry_size = (4 - largest.leading_zeros() / 8) as usize;
+        // At least one byte per entry when there are entries: polkavm reads size 0 as an
+        // empty table, even though every entry would then be 0.
+        let entry_size = if self.jump_table.is_empty() {
+            0
+        } else {
+            (4 - largest.leading_zeros() / 8).max(1) as usize
+        };
         let mut out = Vec::with_capacity(16 + self.code.len() + self.bitmask.len());
         varint::encode(self.jump_table.len() as u64, &mut out);
         out.push(entry_size as u8);
@@ -198,6 +204,12 @@ mod tests {
         let bytes = b.to_bytes();
         assert_eq!(&bytes[..5], &[3, 2, 0x81, 0x2c, 0]);
         assert_eq!(CodeBlob::parse(&bytes), Ok(b));
+    }
+
+    #[test]
+    fn a_table_of_zeros_keeps_one_byte_entries() {
+        let bytes = blob(&[0], &[1], &[0, 0]).to_bytes();
+        assert_eq!(&bytes[..3], &[2, 1, 1]);
     }
 
     #[test]
