@@ -125,6 +125,25 @@ pub const CALLER_SAVED: [Reg; 7] = [
 /// Registers a function must preserve if it writes them.
 pub const CALLEE_SAVED: [Reg; 4] = [Reg::R9, Reg::R10, Reg::R11, Reg::R12];
 
+/// The `ExternalName::User` namespace of host calls: a CLIF `call` of `u100:N` is the
+/// instruction `ecalli N`, not a call. Its arguments go in [`HOST_CALL_ARG_REGS`] (JAM's host
+/// calls read r7..r12), its results come from [`HOST_CALL_RESULT_REGS`], and it changes no
+/// other register: the host writes r7 and r8 at most, so only those two are clobbered.
+pub const HOST_CALL_NAMESPACE: u32 = 100;
+
+/// Where host-call argument words go (at most six).
+pub const HOST_CALL_ARG_REGS: [PReg; 6] = [
+    preg(Reg::R7),
+    preg(Reg::R8),
+    preg(Reg::R9),
+    preg(Reg::R10),
+    preg(Reg::R11),
+    preg(Reg::R12),
+];
+
+/// Where host-call results come from (at most two words).
+pub const HOST_CALL_RESULT_REGS: [PReg; 2] = [preg(Reg::R7), preg(Reg::R8)];
+
 /// Bytes of inaccessible memory the SPI layout always leaves below the stack (`Z_Z`).
 pub const GUARD_SIZE: u32 = pvm_isa::ZONE_SIZE;
 

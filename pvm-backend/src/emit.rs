@@ -287,6 +287,7 @@ impl Emitter {
                 // The call's return address starts a basic block.
                 self.ended_block = true;
             }
+            MInst::HostCall { index, .. } => self.push(Instruction::ecalli(index)),
             MInst::ReturnCall { ref dest, .. } => {
                 self.epilogue();
                 match dest {

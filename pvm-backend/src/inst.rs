@@ -244,6 +244,16 @@ pub enum MInst<R> {
         /// Each result word's register and where the callee leaves it.
         rets: Vec<(R, PReg)>,
     },
+    /// `ecalli index`: a host call (`abi::HOST_CALL_NAMESPACE`). Arguments in fixed
+    /// registers, results defined in fixed registers; r7 and r8 are clobbered.
+    HostCall {
+        /// The host-call number.
+        index: u32,
+        /// Each argument word's register and where the host reads it.
+        args: Vec<(R, PReg)>,
+        /// Each result word's register and where the host leaves it.
+        rets: Vec<(R, PReg)>,
+    },
     /// A tail call: frees the frame and jumps to `dest`, which returns to this function's
     /// caller (ends a block, like a return). An indirect target is read late, after the
     /// callee-saved registers are restored, and so never lives in one ([`MInst::clobbers`]).
@@ -425,6 +435,14 @@ impl<R: Copy> MInst<R> {
                     rets: map_fixed(rets, Role::FixedDef, &mut f),
                 }
             }
+            MInst::HostCall { index, args, rets } => {
+                let args = map_fixed(args, Role::FixedUse, &mut f);
+                MInst::HostCall {
+                    index: *index,
+                    args,
+                    rets: map_fixed(rets, Role::FixedDef, &mut f),
+                }
+            }
             MInst::ReturnCall { dest, args } => MInst::ReturnCall {
                 dest: map_call_dest(dest, Role::LateUse, &mut f),
                 args: map_fixed(args, Role::FixedUse, &mut f),
@@ -489,6 +507,13 @@ impl<R: Copy> MInst<R> {
         match self {
             MInst::Call { rets, .. } => {
                 let mut clobbers: PRegSet = set(&abi::CALLER_SAVED);
+                for &(_, preg) in rets {
+                    clobbers.remove(preg);
+                }
+                clobbers
+            }
+            MInst::HostCall { rets, .. } => {
+                let mut clobbers: PRegSet = abi::HOST_CALL_RESULT_REGS.into_iter().collect();
                 for &(_, preg) in rets {
                     clobbers.remove(preg);
                 }
@@ -736,6 +761,13 @@ impl<R: fmt::Display + Copy> fmt::Display for MInst<R> {
             }
             MInst::Call { dest, args, rets } => {
                 write!(f, "{dest}, args {}", list(args))?;
+                if !rets.is_empty() {
+                    write!(f, ", rets {}", list(rets))?;
+                }
+                Ok(())
+            }
+            MInst::HostCall { index, args, rets } => {
+                write!(f, "ecalli {index}, args {}", list(args))?;
                 if !rets.is_empty() {
                     write!(f, ", rets {}", list(rets))?;
                 }

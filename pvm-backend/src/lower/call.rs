@@ -138,6 +138,13 @@ impl Lowering<'_> {
         dest: CallDest<VReg>,
         args: &[Value],
     ) -> InstOutput {
+        if let CallDest::Direct(Symbol::User {
+            namespace: abi::HOST_CALL_NAMESPACE,
+            index,
+        }) = dest
+        {
+            return self.lower_host_call(sig, index, args);
+        }
         let words = self.words(args);
         let args = self.place_values(args, Base::OutgoingArgs);
         let types: Vec<_> = self.func.dfg.signatures[sig]
@@ -171,6 +178,87 @@ impl Lowering<'_> {
         self.emit(MInst::Call { dest, args, rets });
         for load in loads {
             self.emit(load);
+        }
+        results
+    }
+
+    /// `ecalli index` with `args` in the host-call registers (`abi::HOST_CALL_ARG_REGS`).
+    fn lower_host_call(
+        &mut self,
+        sig: cranelift_codegen::ir::SigRef,
+        index: u32,
+        args: &[Value],
+    ) -> InstOutput {
+        let returns: Vec<_> = self.func.dfg.signatures[sig]
+            .returns
+            .iter()
+            .map(|r| r.value_type)
+            .collect();
+        let arg_words: Vec<VReg> = args
+            .iter()
+            .flat_map(|&a| self.put_value_in_regs(a).regs().to_vec())
+            .collect();
+        let result_words = word_count(returns.iter().copied());
+        if arg_words.len() > abi::HOST_CALL_ARG_REGS.len()
+            || result_words > abi::HOST_CALL_RESULT_REGS.len()
+        {
+            self.fail(CompileError::Unsupported(format!(
+                "host call {index} with {} argument and {result_words} result words (at most \
+                 {} and {})",
+                arg_words.len(),
+                abi::HOST_CALL_ARG_REGS.len(),
+                abi::HOST_CALL_RESULT_REGS.len()
+            )));
+            return returns
+                .iter()
+                .map(|_| ValueRegs::one(self.temp()))
+                .collect();
+        }
+        let args = arg_words.into_iter().zip(abi::HOST_CALL_ARG_REGS).collect();
+        let results: InstOutput = returns
+            .iter()
+            .map(|&ty| match super::regs_for(ty) {
+                2 => ValueRegs::two(self.temp(), self.temp()),
+                _ => ValueRegs::one(self.temp()),
+            })
+            .collect();
+        // The host leaves whole words: narrow results are sign-extended into the form the
+        // backend keeps them in.
+        let raw: Vec<VReg> = results
+            .iter()
+            .flat_map(|r| r.regs().to_vec())
+            .map(|_| self.temp())
+            .collect();
+        let rets = raw
+            .iter()
+            .copied()
+            .zip(abi::HOST_CALL_RESULT_REGS)
+            .collect();
+        self.emit(MInst::HostCall { index, args, rets });
+        let finals: Vec<VReg> = results.iter().flat_map(|r| r.regs().to_vec()).collect();
+        let types = returns
+            .iter()
+            .flat_map(|&ty| std::iter::repeat_n(ty, super::regs_for(ty)));
+        for ((&src, &dst), ty) in raw.iter().zip(&finals).zip(types) {
+            self.emit(match ty.bits() {
+                8 => MInst::AluRR {
+                    op: Opcode::sign_extend_8,
+                    dst,
+                    src,
+                },
+                16 => MInst::AluRR {
+                    op: Opcode::sign_extend_16,
+                    dst,
+                    src,
+                },
+                32 => MInst::AluRRI {
+                    op: Opcode::add_imm_32,
+                    dst,
+                    src,
+                    imm: 0,
+                },
+                _ => MInst::Mov { dst, src },
+            });
         }
         results
     }

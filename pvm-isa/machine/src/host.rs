@@ -6,11 +6,12 @@
 //! anything a host call costs beyond that is the host's to charge with
 //! [`HostContext::charge_gas`].
 //!
-//! [`DefaultHost`] implements JIP-1's `log` (host call 100) and stops on every other call.
+//! [`DefaultHost`] implements JIP-1's `log` (host call 100) and, for jam-v1 programs, the draft
+//! GP 0.8's `grow_heap` (host call 1); it stops on every other call.
 
 use crate::error::{Access, MemoryError};
 use crate::memory;
-use pvm_isa::Reg;
+use pvm_isa::{Flavour, Reg, PAGE_SIZE};
 
 /// JIP-1's `log` host call.
 pub const LOG_HOST_CALL: u32 = 100;
@@ -18,6 +19,9 @@ pub const LOG_HOST_CALL: u32 = 100;
 /// The JAM host-call result `WHAT` (2^64 − 2): "not a known host call". JIP-1's `log`
 /// returns it so that a guest behaves the same whether or not the host implements `log`.
 pub const WHAT: u64 = u64::MAX - 1;
+
+/// The draft GP 0.8's `grow_heap` host call (jam-v1 programs only; 1 is `fetch` in GP 0.7.2).
+pub const GROW_HEAP_HOST_CALL: u32 = 1;
 
 /// What the machine does after a host call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,9 +59,37 @@ where
 pub struct HostContext<'a> {
     pub(crate) raw: &'a mut polkavm::RawInstance,
     pub(crate) pc: u32,
+    pub(crate) flavour: Flavour,
 }
 
 impl HostContext<'_> {
+    /// The program's instruction-set flavour (host-call numbers differ between them).
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    /// The end of the read/write region (data and heap pages): the first unmapped address
+    /// above it.
+    pub fn heap_end(&self) -> u64 {
+        let top =
+            u64::from(self.raw.module().memory_map().heap_base()) + u64::from(self.raw.heap_size());
+        top.next_multiple_of(u64::from(PAGE_SIZE))
+    }
+
+    /// Grows the read/write region so that it ends at `end` (an address) or beyond; returns
+    /// whether it does now. The region never shrinks; it cannot reach the stack's guard zone.
+    pub fn grow_heap_to(&mut self, end: u64) -> bool {
+        let top =
+            u64::from(self.raw.module().memory_map().heap_base()) + u64::from(self.raw.heap_size());
+        if end <= top {
+            return true;
+        }
+        let Ok(size) = u32::try_from(end - top) else {
+            return false;
+        };
+        matches!(self.raw.sbrk(size), Ok(Some(_)))
+    }
+
     /// The code offset of the `ecalli` being served.
     pub fn pc(&self) -> u32 {
         self.pc
@@ -229,7 +261,24 @@ impl Host for DefaultHost {
     fn ecalli(&mut self, index: u32, ctx: &mut HostContext<'_>) -> HostAction {
         match index {
             LOG_HOST_CALL => self.log(ctx),
+            GROW_HEAP_HOST_CALL if ctx.flavour() == Flavour::JamV1 => grow_heap(ctx),
             _ => HostAction::Stop,
         }
     }
+}
+
+/// `grow_heap` (draft GP 0.8): r7 = the page number the read/write region should end at;
+/// r7 becomes the page it ends at afterwards (unchanged when the request cannot be met or asks
+/// for less than there is). Charged like any host call: [`DefaultHost::LOG_GAS`].
+pub fn grow_heap(ctx: &mut HostContext<'_>) -> HostAction {
+    if !ctx.charge_gas(DefaultHost::LOG_GAS) {
+        return HostAction::OutOfGas;
+    }
+    let page = u64::from(PAGE_SIZE);
+    if let Some(end) = ctx.reg(Reg::R7).checked_mul(page) {
+        ctx.grow_heap_to(end);
+    }
+    let end_page = ctx.heap_end() / page;
+    ctx.set_reg(Reg::R7, end_page);
+    HostAction::Resume
 }

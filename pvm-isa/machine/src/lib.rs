@@ -36,7 +36,10 @@ mod setup;
 
 pub use config::{Backend, GasModel, RunConfig};
 pub use error::{Access, MachineError, MemoryError};
-pub use host::{DefaultHost, Host, HostAction, HostContext, LogLine, LOG_HOST_CALL, WHAT};
+pub use host::{
+    grow_heap, DefaultHost, Host, HostAction, HostContext, LogLine, GROW_HEAP_HOST_CALL,
+    LOG_HOST_CALL, WHAT,
+};
 pub use machine::{Exit, Instance, Machine, Report};
 pub use setup::{
     spi_registers, MemoryChunk, PageRange, RawProgram, SpiStart, JAM_ACCUMULATE_PC, JAM_REFINE_PC,

@@ -386,6 +386,15 @@ impl Instance {
         self.raw.set_gas(gas);
     }
 
+    /// Starts a new run at `pc` with registers `regs`, keeping memory and gas: for an embedder
+    /// that calls into one program several times (wasm exports, one after another). Allowed
+    /// after any exit, including a trap.
+    pub fn restart(&mut self, pc: u32, regs: &[u64; 13]) {
+        self.ended = None;
+        let gas = self.raw.gas();
+        self.start(regs, pc, gas);
+    }
+
     /// The program's instruction-set flavour.
     pub fn flavour(&self) -> Flavour {
         self.flavour
@@ -505,6 +514,7 @@ impl Instance {
                     let mut ctx = HostContext {
                         raw: &mut self.raw,
                         pc,
+                        flavour: self.flavour,
                     };
                     match host.ecalli(index, &mut ctx) {
                         HostAction::Resume => {}
