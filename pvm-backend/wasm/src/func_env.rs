@@ -101,11 +101,17 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
     }
 
     /// Rewrites the heap's base global value into a constant and its bound (of a reserved
-    /// memory) into a load from the state area (see the module docs).
-    pub fn finish(&self, func: &mut Function) {
+    /// memory) into a load from the state area (see the module docs); with
+    /// `fold_index_extension`, drops the zero extension of memory indices where the bounds
+    /// check makes it redundant ([`fold_index_extensions`]).
+    pub fn finish(&self, func: &mut Function, fold_index_extension: bool) {
         let Some(memory) = &self.layout.memory else {
             return;
         };
+        let constant_bound = !memory.reserved && self.bounds_checks == BoundsChecks::Explicit;
+        if fold_index_extension && constant_bound && memory.bound() < 1 << 31 {
+            fold_index_extensions(func);
+        }
         let mut cursor = FuncCursor::new(func);
         while cursor.next_block().is_some() {
             while let Some(inst) = cursor.next_inst() {
@@ -220,6 +226,84 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
         let wrong = pos.ins().icmp_imm(IntCC::NotEqual, id, i64::from(expected));
         pos.ins().trapnz(wrong, TrapCode::BadSignature);
         pos.ins().uload32(state_flags(), entry, 0)
+    }
+}
+
+/// Replaces `uextend.i64 x` of an `i32` memory index by `sextend.i64 x`, which costs nothing
+/// (the backend keeps `i32`s sign-extended), where every use of the extension is
+/// - a bounds check `icmp ugt ext, k` with `0 <= k < 2^31`: an index of 2^31 or more is huge
+///   either way, so the compare decides the same; or
+/// - an address `ext + …` (through `iadd`s) that only loads and stores use: they run only after
+///   the check passed, so `x < 2^31` there and both extensions are equal.
+///
+/// Relied on: cranelift-wasm emits the check before the access in the same block, and the
+/// mid-end does not move loads or stores across the `trapnz`.
+pub(crate) fn fold_index_extensions(func: &mut Function) {
+    use std::collections::HashMap;
+    let mut uses: HashMap<Value, Vec<ir::Inst>> = HashMap::new();
+    let mut extensions = Vec::new();
+    for block in func.layout.blocks() {
+        for inst in func.layout.block_insts(block) {
+            for &arg in func.dfg.inst_args(inst) {
+                uses.entry(arg).or_default().push(inst);
+            }
+            if func.dfg.insts[inst].opcode() == ir::Opcode::Uextend {
+                let arg = func.dfg.inst_args(inst)[0];
+                if func.dfg.value_type(arg) == types::I32
+                    && func.dfg.ctrl_typevar(inst) == types::I64
+                {
+                    extensions.push(inst);
+                }
+            }
+        }
+    }
+    let small_constant = |func: &Function, v: Value| match func.dfg.value_def(v).inst() {
+        Some(def) => matches!(
+            func.dfg.insts[def],
+            ir::InstructionData::UnaryImm { opcode: ir::Opcode::Iconst, imm }
+                if (0..1 << 31).contains(&imm.bits())
+        ),
+        None => false,
+    };
+    // Whether every use of `v` is a load or store address, or an `iadd` whose result is.
+    fn only_addresses(func: &Function, uses: &HashMap<Value, Vec<ir::Inst>>, v: Value, depth: u32) -> bool {
+        uses.get(&v).map_or(true, |users| {
+            users.iter().all(|&user| {
+                let data = &func.dfg.insts[user];
+                let args = func.dfg.inst_args(user);
+                match data.opcode() {
+                    op if op.can_load() && !op.can_store() => args.first() == Some(&v) && args.len() == 1,
+                    op if op.can_store() && !op.can_load() => args.len() == 2 && args[1] == v && args[0] != v,
+                    ir::Opcode::Iadd if depth < 4 => {
+                        let result = func.dfg.first_result(user);
+                        only_addresses(func, uses, result, depth + 1)
+                    }
+                    _ => false,
+                }
+            })
+        })
+    }
+    for inst in extensions {
+        let ext = func.dfg.first_result(inst);
+        let fine = uses.get(&ext).map_or(true, |users| {
+            users.iter().all(|&user| {
+                let args = func.dfg.inst_args(user);
+                match func.dfg.insts[user] {
+                    ir::InstructionData::IntCompare {
+                        cond: IntCC::UnsignedGreaterThan,
+                        ..
+                    } => args[0] == ext && small_constant(func, args[1]),
+                    _ if func.dfg.insts[user].opcode() == ir::Opcode::Iadd => {
+                        only_addresses(func, &uses, func.dfg.first_result(user), 0)
+                    }
+                    _ => false,
+                }
+            })
+        });
+        if fine {
+            let x = func.dfg.inst_args(inst)[0];
+            func.dfg.replace(inst).sextend(types::I64, x);
+        }
     }
 }
 

@@ -75,6 +75,9 @@ pub struct WasmOptions {
     pub stub_unsupported: bool,
     /// Keep each function's CLIF and VCode text ([`WasmProgram::stages`]).
     pub keep_stages: bool,
+    /// Drop the zero extension of memory indices where the bounds check makes it redundant
+    /// (saves two instructions per access; `func_env::fold_index_extensions`).
+    pub fold_index_extension: bool,
 }
 
 impl Default for WasmOptions {
@@ -90,6 +93,7 @@ impl Default for WasmOptions {
             entries: Vec::new(),
             stub_unsupported: false,
             keep_stages: false,
+            fold_index_extension: true,
         }
     }
 }
@@ -371,7 +375,7 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
             Function::with_name_signature(UserFuncName::user(FUNC_NAMESPACE, index.as_u32()), sig);
         let mut env = FuncEnv::new(&info, &layout, options.bounds_checks, &mut helpers);
         translator.translate_body(&mut validator, body, &mut func, &mut env)?;
-        env.finish(&mut func);
+        env.finish(&mut func, options.fold_index_extension);
         add(&mut linker, &func, info.func_name(index), &mut stubbed)?;
     }
 
