@@ -180,7 +180,7 @@ pub(crate) fn wrapper(
         let old = b.ins().uextend(types::I64, old);
         let ptr = b.ins().ishl_imm(old, 16);
         let dst = b.ins().iadd_imm(ptr, i64::from(memory.base));
-        crate::runtime::copy_forward(&mut b, dst, args_addr, args_len, types::I8);
+        crate::runtime::copy_bytes_forward(&mut b, dst, args_addr, args_len);
         let ptr32 = b.ins().ireduce(types::I32, ptr);
         let len32 = b.ins().ireduce(types::I32, args_len);
         call_args = vec![ptr32, len32];

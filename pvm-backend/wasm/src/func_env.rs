@@ -266,14 +266,23 @@ pub(crate) fn fold_index_extensions(func: &mut Function) {
         None => false,
     };
     // Whether every use of `v` is a load or store address, or an `iadd` whose result is.
-    fn only_addresses(func: &Function, uses: &HashMap<Value, Vec<ir::Inst>>, v: Value, depth: u32) -> bool {
+    fn only_addresses(
+        func: &Function,
+        uses: &HashMap<Value, Vec<ir::Inst>>,
+        v: Value,
+        depth: u32,
+    ) -> bool {
         uses.get(&v).map_or(true, |users| {
             users.iter().all(|&user| {
                 let data = &func.dfg.insts[user];
                 let args = func.dfg.inst_args(user);
                 match data.opcode() {
-                    op if op.can_load() && !op.can_store() => args.first() == Some(&v) && args.len() == 1,
-                    op if op.can_store() && !op.can_load() => args.len() == 2 && args[1] == v && args[0] != v,
+                    op if op.can_load() && !op.can_store() => {
+                        args.first() == Some(&v) && args.len() == 1
+                    }
+                    op if op.can_store() && !op.can_load() => {
+                        args.len() == 2 && args[1] == v && args[0] != v
+                    }
                     ir::Opcode::Iadd if depth < 4 => {
                         let result = func.dfg.first_result(user);
                         only_addresses(func, uses, result, depth + 1)

@@ -407,10 +407,12 @@ impl<'data> ModuleEnvironment<'data> for ModuleInfo<'data> {
         offset: u64,
         bytes: &'data [u8],
     ) -> WasmResult<()> {
-        // One memory at most (`declare_memory`), so every segment is for memory 0.
+        // One memory at most (`declare_memory`), so every segment is for memory 0. It is a
+        // 32-bit memory, so the offset is an unsigned `i32`: cranelift-wasm sign-extends
+        // `i32.const` offsets to 64 bits.
         self.active_data.push(ActiveData {
             base,
-            offset,
+            offset: u64::from(offset as u32),
             bytes,
         });
         Ok(())

@@ -96,14 +96,14 @@ impl Helper {
                 check_range(&mut b, src, len, size, TrapCode::HeapOutOfBounds);
                 let d = b.ins().iadd_imm(dst, base);
                 let s = b.ins().iadd_imm(src, base);
-                memmove(&mut b, d, s, len, types::I8);
+                memmove_bytes(&mut b, d, s, len);
                 b.ins().return_(&[]);
             }
             Helper::MemoryFill => {
                 let (dst, value, len, size) = (p[0], p[1], p[2], p[3]);
                 check_range(&mut b, dst, len, size, TrapCode::HeapOutOfBounds);
                 let d = b.ins().iadd_imm(dst, base);
-                fill(&mut b, d, value, len, types::I8);
+                fill_bytes(&mut b, d, value, len);
                 b.ins().return_(&[]);
             }
             Helper::MemoryInit => {
@@ -112,7 +112,7 @@ impl Helper {
                 check_range(&mut b, src, len, seg_len, TrapCode::HeapOutOfBounds);
                 let d = b.ins().iadd_imm(dst, base);
                 let s = b.ins().iadd(seg, src);
-                copy_forward(&mut b, d, s, len, types::I8);
+                copy_bytes_forward(&mut b, d, s, len);
                 b.ins().return_(&[]);
             }
             Helper::TableGrow => grow_table(&mut b, &p),
@@ -123,7 +123,7 @@ impl Helper {
                 check_range(&mut b, src, len, ssize, TrapCode::TableOutOfBounds);
                 let d = entry_addr(&mut b, dbase, dst);
                 let s = entry_addr(&mut b, sbase, src);
-                memmove(&mut b, d, s, len, types::I64);
+                memmove_words(&mut b, d, s, len);
                 b.ins().return_(&[]);
             }
             Helper::TableFill => {
@@ -191,13 +191,7 @@ fn flags() -> MemFlags {
 }
 
 /// Copies `count` elements of type `ty` from `src` to `dst`, lowest first.
-pub(crate) fn copy_forward(
-    b: &mut FunctionBuilder,
-    dst: Value,
-    src: Value,
-    count: Value,
-    ty: Type,
-) {
+fn copy_forward(b: &mut FunctionBuilder, dst: Value, src: Value, count: Value, ty: Type) {
     let size = i64::from(ty.bytes());
     counted_loop(b, count, |b, i| {
         let offset = b.ins().imul_imm(i, size);
@@ -208,18 +202,8 @@ pub(crate) fn copy_forward(
     });
 }
 
-/// Copies `count` elements of type `ty` from `src` to `dst`, correct for overlapping ranges:
-/// lowest first when `dst <= src`, else highest first.
-fn memmove(b: &mut FunctionBuilder, dst: Value, src: Value, count: Value, ty: Type) {
-    let forward = b.create_block();
-    let backward = b.create_block();
-    let done = b.create_block();
-    let down = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, dst, src);
-    b.ins().brif(down, forward, &[], backward, &[]);
-    b.switch_to_block(forward);
-    copy_forward(b, dst, src, count, ty);
-    b.ins().jump(done, &[]);
-    b.switch_to_block(backward);
+/// Copies `count` elements of type `ty` from `src` to `dst`, highest first.
+fn copy_backward(b: &mut FunctionBuilder, dst: Value, src: Value, count: Value, ty: Type) {
     let size = i64::from(ty.bytes());
     counted_loop(b, count, |b, i| {
         // Element count - 1 - i.
@@ -231,6 +215,60 @@ fn memmove(b: &mut FunctionBuilder, dst: Value, src: Value, count: Value, ty: Ty
         let v = b.ins().load(ty, flags(), s, 0);
         b.ins().store(flags(), v, d, 0);
     });
+}
+
+/// Splits `len` bytes into `(words, offset of the rest, rest)`: PVM loads and stores need no
+/// alignment, so bulk operations move 8-byte words and then the last `len % 8` bytes.
+fn split_words(b: &mut FunctionBuilder, len: Value) -> (Value, Value, Value) {
+    let words = b.ins().ushr_imm(len, 3);
+    let rest_offset = b.ins().ishl_imm(words, 3);
+    let rest = b.ins().band_imm(len, 7);
+    (words, rest_offset, rest)
+}
+
+/// Copies `len` bytes from `src` to `dst`, lowest first (ranges that do not overlap, or
+/// `dst <= src`: a word is read before any store reaches it).
+pub(crate) fn copy_bytes_forward(b: &mut FunctionBuilder, dst: Value, src: Value, len: Value) {
+    let (words, rest_offset, rest) = split_words(b, len);
+    copy_forward(b, dst, src, words, types::I64);
+    let d = b.ins().iadd(dst, rest_offset);
+    let s = b.ins().iadd(src, rest_offset);
+    copy_forward(b, d, s, rest, types::I8);
+}
+
+/// Copies `len` bytes from `src` to `dst`, correct for overlapping ranges: lowest first when
+/// `dst <= src`, else highest first (the trailing bytes, then the words from the top).
+fn memmove_bytes(b: &mut FunctionBuilder, dst: Value, src: Value, len: Value) {
+    let forward = b.create_block();
+    let backward = b.create_block();
+    let done = b.create_block();
+    let down = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, dst, src);
+    b.ins().brif(down, forward, &[], backward, &[]);
+    b.switch_to_block(forward);
+    copy_bytes_forward(b, dst, src, len);
+    b.ins().jump(done, &[]);
+    b.switch_to_block(backward);
+    let (words, rest_offset, rest) = split_words(b, len);
+    let d = b.ins().iadd(dst, rest_offset);
+    let s = b.ins().iadd(src, rest_offset);
+    copy_backward(b, d, s, rest, types::I8);
+    copy_backward(b, dst, src, words, types::I64);
+    b.ins().jump(done, &[]);
+    b.switch_to_block(done);
+}
+
+/// Copies `count` 8-byte entries, correct for overlapping ranges.
+fn memmove_words(b: &mut FunctionBuilder, dst: Value, src: Value, count: Value) {
+    let forward = b.create_block();
+    let backward = b.create_block();
+    let done = b.create_block();
+    let down = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, dst, src);
+    b.ins().brif(down, forward, &[], backward, &[]);
+    b.switch_to_block(forward);
+    copy_forward(b, dst, src, count, types::I64);
+    b.ins().jump(done, &[]);
+    b.switch_to_block(backward);
+    copy_backward(b, dst, src, count, types::I64);
     b.ins().jump(done, &[]);
     b.switch_to_block(done);
 }
@@ -248,6 +286,16 @@ fn fill(b: &mut FunctionBuilder, dst: Value, value: Value, count: Value, ty: Typ
         let d = b.ins().iadd(dst, offset);
         b.ins().store(flags(), value, d, 0);
     });
+}
+
+/// Stores the low byte of `value` into `len` bytes from `dst`, a word at a time.
+fn fill_bytes(b: &mut FunctionBuilder, dst: Value, value: Value, len: Value) {
+    let byte = b.ins().band_imm(value, 0xff);
+    let pattern = b.ins().imul_imm(byte, 0x0101_0101_0101_0101);
+    let (words, rest_offset, rest) = split_words(b, len);
+    fill(b, dst, pattern, words, types::I64);
+    let d = b.ins().iadd(dst, rest_offset);
+    fill(b, d, byte, rest, types::I8);
 }
 
 /// Asks the host to map the pages up to `end` (an absolute address, page aligned) with

@@ -111,3 +111,58 @@ fn module_on_gp_0_7_2() {
     options.backend.flavour = pvm_isa::Flavour::Gp072;
     check(&options);
 }
+
+/// `memory.copy` (overlapping both ways) and `memory.fill` move words and then bytes: every
+/// length and misalignment around the word size gives what `copy_within` and `fill` give.
+#[test]
+fn bulk_memory_matches_a_model() {
+    const BULK: &str = r#"
+    (module
+      (memory 1)
+      (data $pattern "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL")
+      (func (export "reset") (memory.init $pattern (i32.const 0) (i32.const 0) (i32.const 48)))
+      (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "word") (param i32) (result i64) (i64.load (local.get 0))))
+    "#;
+    let pattern = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
+    let wasm = parse(BULK.as_bytes()).unwrap();
+    let program = compile(&wasm, &WasmOptions::default()).unwrap();
+    let mut host = DefaultHost::new();
+    let mut inst = WasmInstance::new(&program, &RunConfig::default(), &mut host).unwrap();
+    let mut call =
+        |name: &str, args: &[Value]| match inst.invoke(name, args, &mut host).unwrap().outcome {
+            Outcome::Returned(values) => values,
+            other => panic!("{name}{args:?}: {other:?}"),
+        };
+    let mut read = |call: &mut dyn FnMut(&str, &[Value]) -> Vec<Value>| -> Vec<u8> {
+        (0..6)
+            .flat_map(|i| match call("word", &[Value::I32(i * 8)])[0] {
+                Value::I64(w) => w.to_le_bytes(),
+                ref other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let lengths = [0, 1, 7, 8, 9, 15, 16, 17, 23];
+    for dst in 0..10 {
+        for src in 0..10 {
+            for len in lengths {
+                call("reset", &[]);
+                call("copy", &[Value::I32(dst), Value::I32(src), Value::I32(len)]);
+                let mut model = pattern.to_vec();
+                model.copy_within(src as usize..(src + len) as usize, dst as usize);
+                assert_eq!(read(&mut call), model, "copy({dst}, {src}, {len})");
+            }
+        }
+        for len in lengths {
+            call("reset", &[]);
+            call(
+                "fill",
+                &[Value::I32(dst), Value::I32(0x1ff), Value::I32(len)],
+            );
+            let mut model = pattern.to_vec();
+            model[dst as usize..(dst + len) as usize].fill(0xff);
+            assert_eq!(read(&mut call), model, "fill({dst}, 0x1ff, {len})");
+        }
+    }
+}
