@@ -272,7 +272,7 @@ pub(crate) fn fold_index_extensions(func: &mut Function) {
         v: Value,
         depth: u32,
     ) -> bool {
-        uses.get(&v).map_or(true, |users| {
+        uses.get(&v).is_none_or(|users| {
             users.iter().all(|&user| {
                 let data = &func.dfg.insts[user];
                 let args = func.dfg.inst_args(user);
@@ -294,7 +294,7 @@ pub(crate) fn fold_index_extensions(func: &mut Function) {
     }
     for inst in extensions {
         let ext = func.dfg.first_result(inst);
-        let fine = uses.get(&ext).map_or(true, |users| {
+        let fine = uses.get(&ext).is_none_or(|users| {
             users.iter().all(|&user| {
                 let args = func.dfg.inst_args(user);
                 match func.dfg.insts[user] {
