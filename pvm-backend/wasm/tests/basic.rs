@@ -135,7 +135,7 @@ fn bulk_memory_matches_a_model() {
             Outcome::Returned(values) => values,
             other => panic!("{name}{args:?}: {other:?}"),
         };
-    let mut read = |call: &mut dyn FnMut(&str, &[Value]) -> Vec<Value>| -> Vec<u8> {
+    let read = |call: &mut dyn FnMut(&str, &[Value]) -> Vec<Value>| -> Vec<u8> {
         (0..6)
             .flat_map(|i| match call("word", &[Value::I32(i * 8)])[0] {
                 Value::I64(w) => w.to_le_bytes(),
