@@ -21,7 +21,8 @@ echo "using $("$CLANG" --version | head -n 1) ($(command -v "$CLANG")), $(wasm-l
 
 # Compile flags, the same for every program:
 #  -mcpu=mvp: only the wasm 1.0 instruction set, so the output does not change with the
-#    defaults of newer clang releases (which turn on sign-ext, multivalue, reference types).
+#    defaults of newer clang releases (which turn on sign-ext, multivalue, reference types and
+#    bulk memory).
 #    MVP has no SIMD or threads; the sources use integers only, so no f32/f64 appears
 #    (check.mjs verifies both).
 #  -ffreestanding -fno-builtin -nostdlib: no libc; clang must not turn loops into calls to
@@ -55,6 +56,7 @@ build() { # build SOURCE PAGES
     local bytes=$((pages * 65536))
     "$CLANG" "${cflags[@]}" "${extra[@]}" -I "$bench/suite" "${ldflags[@]}" \
         "-Wl,--initial-memory=$bytes" "-Wl,--max-memory=$bytes" -o "$wasm" "$source"
+    chmod 644 "$wasm" # wasm-ld marks its output executable; it is data
     printf '  %-36s %6d bytes%s\n' "${wasm#"$root/"}" "$(wc -c <"$wasm")" \
         "${extra[*]:+ (${extra[*]})}"
 }

@@ -1,10 +1,10 @@
 /*
- * collatz: walks the Collatz sequence (u64 arithmetic) of every start value below 5000.
+ * collatz: walks the Collatz sequence (u64 arithmetic) of every start value below 1500.
  * Checksum: total steps, the longest chain and its start, and the highest value reached.
  */
 #include "bench.h"
 
-#define LIMIT 5000
+#define LIMIT 1500
 
 BENCH_RUN {
     uint64_t total_steps = 0, peak = 0;

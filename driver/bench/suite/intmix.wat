@@ -1,4 +1,4 @@
-;; intmix: 20000 rounds of scalar integer operators on xorshift64 values: clz/ctz/popcnt,
+;; intmix: 15000 rounds of scalar integer operators on xorshift64 values: clz/ctz/popcnt,
 ;; rotates, shifts by counts past the width (masked), the sign-extension operators, signed and
 ;; unsigned division and remainder (divisors never 0 or -1), comparisons feeding select,
 ;; wrap/extend between i32 and i64. run() = the mixed accumulator.
@@ -65,12 +65,13 @@
           (i32.xor (i32.xor (i32.shl (local.get $x) (local.get $n)) (i32.shr_s (local.get $x) (local.get $n)))
                    (i32.xor (i32.shr_u (local.get $x) (i32.const 35)) (i32.rotl (local.get $x) (local.get $n))))))))
 
-  ;; Comparisons of both widths choosing between values with select.
+  ;; Comparisons of both widths (r against the accumulator) choosing values of r with select.
   (func $compare (param $r i64) (param $acc i64) (result i64)
     (local $x i32) (local $y i32) (local $v i64)
     (local.set $x (i32.wrap_i64 (local.get $r)))
     (local.set $y (i32.wrap_i64 (local.get $acc)))
-    (local.set $v (select (local.get $r) (local.get $acc) (i64.lt_s (local.get $r) (local.get $acc))))
+    (local.set $v (select (local.get $r) (i64.rotl (local.get $r) (i64.const 17))
+                          (i64.lt_s (local.get $r) (local.get $acc))))
     (local.set $v (i64.add (local.get $v)
       (select (i64.const 3) (i64.const 5) (i64.ge_u (local.get $r) (local.get $acc)))))
     (local.set $v (i64.add (local.get $v)
@@ -94,5 +95,5 @@
       (local.set $acc (i64.xor (local.get $acc) (call $divide (local.get $r))))
       (local.set $acc (i64.add (local.get $acc) (call $shifts (local.get $r))))
       (local.set $acc (i64.xor (local.get $acc) (call $compare (local.get $r) (local.get $acc))))
-      (br_if $rounds (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 20000))))
+      (br_if $rounds (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 15000))))
     (local.get $acc)))

@@ -1,12 +1,12 @@
 /*
- * linkedlist: a sorted singly linked list of structs drawn from a fixed pool. Inserts 1200
+ * linkedlist: a sorted singly linked list of structs drawn from a fixed pool. Inserts 800
  * pseudo-random keys in order, unlinks every node whose key is divisible by 3 (back to a free
- * list), reinserts 300 keys reusing freed nodes, reverses the list, and folds it.
+ * list), inserts 200 more keys reusing freed nodes, reverses the list, and folds it.
  * Checksum: a fold of (key, value, position) over the final list, plus its length.
  */
 #include "bench.h"
 
-#define POOL 2048
+#define POOL 1024
 
 struct node {
     uint32_t key;
@@ -72,11 +72,11 @@ BENCH_RUN {
     pool_used = 0;
     struct node *head = 0;
     uint32_t x = 88172645u;
-    for (uint32_t i = 0; i < 1500; i++) {
+    for (uint32_t i = 0; i < 1000; i++) {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        if (i == 1200) head = remove_multiples_of_3(head);
+        if (i == 800) head = remove_multiples_of_3(head);
         head = insert_sorted(head, x % 100000u, (uint16_t)i);
     }
     head = reverse(head);

@@ -1,11 +1,11 @@
 /*
- * quicksort: sorts 10000 pseudo-random records twice with a generic quicksort that compares
+ * quicksort: sorts 2000 pseudo-random records twice with a generic quicksort that compares
  * through a function pointer (call_indirect in wasm): by key ascending, then by a derived key
  * descending. Checksum: position-weighted sum of both orders.
  */
 #include "bench.h"
 
-#define N 10000
+#define N 2000
 
 struct record {
     uint32_t key;

@@ -1,13 +1,13 @@
 /*
- * strsearch: counts occurrences of 24 patterns (3 to 14 letters, cut from the text itself) in a
- * 12 KiB text over a 4-letter alphabet, once by naive search and once by Boyer-Moore-Horspool.
+ * strsearch: counts occurrences of 16 patterns (3 to 14 letters, cut from the text itself) in a
+ * 4 KiB text over a 4-letter alphabet, once by naive search and once by Boyer-Moore-Horspool.
  * memcpy/memset become memory.copy/memory.fill here (built with -mbulk-memory).
  * Checksum: total matches, a fold of the first match positions, and -1 if the searches disagree.
  */
 #include "bench.h"
 
-#define TEXT_LEN 12288
-#define PATTERNS 24
+#define TEXT_LEN 4096
+#define PATTERNS 16
 #define MAX_PATTERN 16
 
 static uint8_t text[TEXT_LEN];

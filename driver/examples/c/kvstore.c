@@ -2,8 +2,8 @@
  * kvstore: an in-memory key-value store, the showcase C program for cranelift-pvm.
  *
  * A 512-slot open-addressing hash table of fixed-size records (linear probing, tombstones) lives
- * in linear memory. A pseudo-random stream of 6000 operations (put, get, delete, append) over
- * 600 distinct keys runs against it; each operation is dispatched through a table of function
+ * in linear memory. A pseudo-random stream of 3000 operations (put, get, delete, append) over
+ * 300 distinct keys runs against it; each operation is dispatched through a table of function
  * pointers (call_indirect in wasm). Keys are formatted into a stack buffer whose address escapes,
  * so the code uses the wasm stack-pointer global; the store's counters are C globals.
  * Records are copied with memcpy and cleared with memset (this file brings its own, since a
@@ -40,8 +40,8 @@ __attribute__((noinline)) void *memset(void *dst, int c, size_t n) {
 #define SLOTS 512 /* power of two */
 #define KEY_MAX 16
 #define VALUE_MAX 40
-#define OPERATIONS 6000
-#define DISTINCT_KEYS 600
+#define OPERATIONS 3000
+#define DISTINCT_KEYS 300
 
 enum slot_state { EMPTY = 0, LIVE = 1, DELETED = 2 };
 

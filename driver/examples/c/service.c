@@ -78,8 +78,8 @@ int main(void) {
     static uint8_t ramp[1000];
     for (uint32_t i = 0; i < 1000; i++) ramp[i] = (uint8_t)(i % 251);
     print_hex("refine", "hello", (const uint8_t *)"hello", 5);
-    print_hex("accumulate", "hello", (const uint8_t *)"hello", 5);
     print_hex("refine", "ramp1000", ramp, 1000);
+    print_hex("accumulate", "hello", (const uint8_t *)"hello", 5);
     print_hex("accumulate", "ramp1000", ramp, 1000);
     return 0;
 }
