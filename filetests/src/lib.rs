@@ -34,6 +34,7 @@ pub mod generate;
 mod header;
 mod precise;
 mod run;
+pub mod wast;
 
 pub use precise::expectation;
 

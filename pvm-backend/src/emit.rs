@@ -436,16 +436,20 @@ pub(crate) fn emit(
             || (placement.active[b.index()] && !placement.active[target.index()]);
         (!frame_code).then_some(target)
     };
-    // Where a branch to each block really goes, past blocks that only jump on.
+    // Where a branch to each block really goes, past blocks that only jump on. A chain that
+    // runs into a cycle of such blocks (an empty infinite loop) stops at the first block it
+    // meets twice: walked from a block of the cycle, that is the block itself, so every block
+    // of the cycle is its own destination and is emitted.
     let dest: Vec<Block> = (0..num_blocks)
         .map(|b| {
+            let mut path = vec![Block::new(b)];
             let mut target = Block::new(b);
-            // At most one step per block: a cycle of empty jumps stays where it is.
-            for _ in 0..num_blocks {
-                match forwards(target) {
-                    Some(next) if next != target => target = next,
-                    _ => break,
+            while let Some(next) = forwards(target).filter(|&next| next != target) {
+                if path.contains(&next) {
+                    return next;
                 }
+                path.push(next);
+                target = next;
             }
             target
         })

@@ -454,12 +454,34 @@ impl Linker {
         Ok(())
     }
 
-    /// Adds `code` as the definition of the function `symbol`.
+    /// Adds `code` as the definition of the function `symbol`. Code that uses a label it never
+    /// binds is refused here, naming the function (the code builder would only name the label,
+    /// once every function is placed).
     pub fn add_function(
         &mut self,
         symbol: Symbol,
         code: &FunctionCode,
     ) -> Result<(), CompileError> {
+        let mut bound = vec![false; code.num_labels as usize];
+        for item in &code.items {
+            if let Item::Bind(label) = item {
+                bound[label.0 as usize] = true;
+            }
+        }
+        let unbound = code.items.iter().find_map(|item| match item {
+            Item::Inst(inst) => inst.target().copied().filter(|l| !bound[l.0 as usize]),
+            Item::JumpTable { targets, .. } => {
+                targets.iter().copied().find(|l| !bound[l.0 as usize])
+            }
+            _ => None,
+        });
+        if let Some(label) = unbound {
+            return Err(CompileError::Internal(format!(
+                "{}: local label {} is used but never bound",
+                self.describe(&symbol),
+                label.0
+            )));
+        }
         self.define(&symbol, Definition::Function(self.functions.len()))?;
         self.functions.push((symbol, code.clone()));
         Ok(())
@@ -546,6 +568,11 @@ impl Linker {
         for stub in &kept.stubs {
             let entry = placer.entry(stub)?;
             placer.bind(entry)?;
+            placer.builder.push(Instruction::trap());
+        }
+        // polkavm refuses a program without instructions (its validator decodes pc 0 as
+        // invalid), so a program with no function (a data-only wasm module) gets a `trap`.
+        if order.is_empty() && kept.stubs.is_empty() && slots.is_empty() {
             placer.builder.push(Instruction::trap());
         }
         data.write_relocs(&self, &mut placer)?;

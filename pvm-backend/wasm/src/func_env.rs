@@ -244,7 +244,8 @@ pub(crate) fn fold_index_extensions(func: &mut Function) {
     let mut extensions = Vec::new();
     for block in func.layout.blocks() {
         for inst in func.layout.block_insts(block) {
-            for &arg in func.dfg.inst_args(inst) {
+            // Block arguments are uses too: an extension passed to a successor escapes.
+            for arg in func.dfg.inst_values(inst) {
                 uses.entry(arg).or_default().push(inst);
             }
             if func.dfg.insts[inst].opcode() == ir::Opcode::Uextend {

@@ -245,16 +245,35 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<u8>, WasmError> {
         })
 }
 
-/// Which memories and tables the code can grow.
+/// Which memories and tables the code can grow. Runs before the bodies are validated, so a
+/// table index may be out of range (validation rejects it later).
+///
+/// Also rejects what wasmparser lets through: without multi-memory, the memory index of
+/// `memory.size` and `memory.grow` is a single zero byte, not a longer LEB128 zero.
 fn growth(info: &ModuleInfo) -> Result<(bool, Vec<bool>), WasmError> {
     let mut memory = false;
     let mut tables = vec![false; info.tables.len()];
     for (_, body) in &info.bodies {
         let mut reader = body.get_operators_reader().map_err(wasmparser_error)?;
         while !reader.eof() {
-            match reader.read().map_err(wasmparser_error)? {
+            let (op, offset) = reader.read_with_offset().map_err(wasmparser_error)?;
+            if matches!(
+                op,
+                Operator::MemoryGrow { .. } | Operator::MemorySize { .. }
+            ) && reader.original_position() - offset != 2
+            {
+                return Err(WasmError::Invalid {
+                    message: "zero byte expected".into(),
+                    offset: offset + 1,
+                });
+            }
+            match op {
                 Operator::MemoryGrow { .. } => memory = true,
-                Operator::TableGrow { table } => tables[table as usize] = true,
+                Operator::TableGrow { table } => {
+                    if let Some(grows) = tables.get_mut(table as usize) {
+                        *grows = true;
+                    }
+                }
                 _ => {}
             }
         }
@@ -353,7 +372,12 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
                 vcode: emitted.vcode_text.clone(),
             });
         }
-        linker.add_function(Symbol::of_function(func), &emitted.code)?;
+        linker
+            .add_function(Symbol::of_function(func), &emitted.code)
+            .map_err(|error| WasmError::Function {
+                function: name,
+                error,
+            })?;
         Ok(())
     };
 
