@@ -1,0 +1,178 @@
+//! `cranelift-pvm bench` on a small manifest of its own: the table, the JSON, and a wrong
+//! expected result marked loudly with exit status 1.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+const FIB: &str = r#"
+(module
+  (func $fib (param i64) (result i64)
+    (if (result i64) (i64.lt_u (local.get 0) (i64.const 2))
+      (then (local.get 0))
+      (else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
+                     (call $fib (i64.sub (local.get 0) (i64.const 2)))))))
+  (func (export "run") (result i64) (call $fib (i64.const 15))))
+"#;
+
+const SUM: &str = r#"
+(module
+  (func (export "run") (result i64) (local $i i64) (local $s i64)
+    (loop $next
+      (local.set $s (i64.add (local.get $s) (local.get $i)))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $next (i64.lt_u (local.get $i) (i64.const 100))))
+    (local.get $s)))
+"#;
+
+/// A suite folder: `manifest.txt` (with `manifest` as its text) and the two programs, `sum`
+/// in a subfolder.
+fn suite(manifest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fib.wat"), FIB).unwrap();
+    std::fs::create_dir(dir.path().join("more")).unwrap();
+    std::fs::write(dir.path().join("more/sum.wat"), SUM).unwrap();
+    std::fs::write(dir.path().join("manifest.txt"), manifest).unwrap();
+    dir
+}
+
+fn bench(dir: &Path, json: bool) -> Command {
+    let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
+    cmd.arg("bench").arg(dir);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd
+}
+
+fn avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
+#[test]
+fn table_and_json_report_each_program() {
+    let dir =
+        suite("# NAME FILE EXPECTED\nfib fib.wat 610  # fib(15)\n\nsum more/sum.wat 0x1356\n");
+    let out = bench(dir.path(), false)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[0].starts_with("program"), "{table}");
+    // Every column but the compile time is exact.
+    let columns = |line: &str| -> Vec<String> {
+        let mut words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        words.remove(6); // compile ms
+        words
+    };
+    let full = |gas: &str| {
+        if avx2() {
+            gas.to_string()
+        } else {
+            "n/a".to_string()
+        }
+    };
+    assert_eq!(
+        columns(lines[1]),
+        ["fib", "88", "98", "114", "26634", &full("150975"), "ok"]
+    );
+    assert_eq!(
+        columns(lines[2]),
+        ["sum", "92", "27", "43", "502", &full("3609"), "ok"]
+    );
+    assert!(
+        lines[3].starts_with("2 programs, 0 failed (jam-v1;"),
+        "{table}"
+    );
+
+    let out = bench(dir.path(), true)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failed"], 0);
+    let fib = &json["programs"][0];
+    assert_eq!(fib["name"], "fib");
+    assert_eq!(fib["result"], 610);
+    assert_eq!(fib["ok"], true);
+    assert_eq!(fib["wasm_bytes"], 88);
+    assert_eq!(fib["code_bytes"], 98);
+    assert_eq!(fib["jam_blob_bytes"], 114);
+    assert_eq!(fib["gas_naive"], 26634);
+    if avx2() {
+        assert_eq!(fib["gas_gp08"], 150975);
+    } else {
+        assert!(fib["gas_gp08"].is_null());
+    }
+    assert!(fib["compile_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["programs"][1]["result"], 4950);
+}
+
+#[test]
+fn wrong_results_and_missing_files_fail_loudly() {
+    let dir = suite("fib fib.wat 611\nsum more/sum.wat 4950\ngone gone.wat 1\n");
+    let out = bench(dir.path(), false)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("  MISMATCH: got 610, expected 611\n"),
+        "{table}"
+    );
+    assert!(table.contains("gone         FAILED: "), "{table}");
+    assert!(table.contains("`gone.wat` not found"), "{table}");
+    assert!(table.contains("\n3 programs, 2 failed ("), "{table}");
+}
+
+#[test]
+fn bad_manifests_name_the_line() {
+    let dir = suite("fib fib.wat\n");
+    let out = bench(dir.path(), false)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("manifest.txt:1: expected `NAME FILE EXPECTED`, found `fib fib.wat`"),
+        "{err}"
+    );
+    let dir = suite("fib fib.wat ten\n");
+    let out = bench(dir.path(), false)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("manifest.txt:1: expected result `ten` is not an i64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_suite_gives_every_expected_result() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
+    let out = bench(&dir, true).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let programs = json["programs"].as_array().unwrap();
+    for program in programs {
+        assert_eq!(program["ok"], true, "{program}");
+        assert_eq!(program["result"], program["expected"], "{program}");
+    }
+    assert_eq!(json["failed"], 0);
+    assert!(out.status.success());
+    // One row per manifest line.
+    let manifest = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
+    let listed = manifest
+        .lines()
+        .filter(|l| !l.split('#').next().unwrap().trim().is_empty())
+        .count();
+    assert_eq!(programs.len(), listed);
+    assert!(listed > 0);
+}
