@@ -36,7 +36,8 @@ cflags=(--target=wasm32 -mcpu=mvp -O2 -ffreestanding -fno-builtin -nostdlib -Wal
 #    and traps instead of silently overwriting static data.
 #  -z stack-size: 64 KiB of stack, plenty for these programs.
 #  --initial-memory = --max-memory: a fixed memory size, no growth; a compiler can size the heap
-#    statically. 4 pages (256 KiB) fit every suite program; service.c asks for 8 (see there).
+#    statically. 4 pages (256 KiB) fit every suite program. service.c gets 8 initial pages and no
+#    maximum: JAM entry points receive their argument bytes in pages grown for them.
 #  The name section is kept (no --strip-all): it costs a few hundred bytes and lets disassemblers
 #    and the compiler's diagnostics show C function names. No -g, so there is no DWARF to strip.
 #  --compress-relocations: wasm-ld otherwise pads relocated LEB128 immediates to 5 bytes; it
@@ -48,14 +49,16 @@ ldflags=(-Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=65536 -Wl,--strip-de
 # All others use the byte loops from bench.h or from their own source.
 bulk_memory=(prnghist strsearch service)
 
-build() { # build SOURCE PAGES
+build() { # build SOURCE PAGES [growable]
     local source="$1" pages="$2" wasm="${1%.c}.wasm" extra=()
     for b in "${bulk_memory[@]}"; do
         if [[ "$b" == "$(basename "$source" .c)" ]]; then extra=(-mbulk-memory); fi
     done
     local bytes=$((pages * 65536))
+    local limits=("-Wl,--initial-memory=$bytes")
+    if [[ "${3:-}" != growable ]]; then limits+=("-Wl,--max-memory=$bytes"); fi
     "$CLANG" "${cflags[@]}" "${extra[@]}" -I "$bench/suite" "${ldflags[@]}" \
-        "-Wl,--initial-memory=$bytes" "-Wl,--max-memory=$bytes" -o "$wasm" "$source"
+        "${limits[@]}" -o "$wasm" "$source"
     chmod 644 "$wasm" # wasm-ld marks its output executable; it is data
     printf '  %-36s %6d bytes%s\n' "${wasm#"$root/"}" "$(wc -c <"$wasm")" \
         "${extra[*]:+ (${extra[*]})}"
@@ -65,4 +68,4 @@ for source in "$bench"/suite/*.c; do
     build "$source" 4
 done
 build "$examples/kvstore.c" 4
-build "$examples/service.c" 8
+build "$examples/service.c" 8 growable

@@ -53,6 +53,10 @@ pub struct CompileFlags {
     /// Skip shrink wrapping: set every frame up at the function's entry.
     #[arg(long)]
     pub no_shrink_wrap: bool,
+    /// Keep the zero extension of every wasm memory index, even where the bounds check makes
+    /// it redundant (-O1 and up drop it: two instructions per access).
+    #[arg(long)]
+    pub no_index_extension_fold: bool,
     /// A file of import bindings (`module.name = ecalli:N | trap | const:N`, one per line),
     /// added to the built-in `jam.*` host calls (wasm only).
     #[arg(long, value_name = "FILE")]
@@ -416,6 +420,7 @@ impl CompileFlags {
                 .unwrap_or(pvm_wasm::DEFAULT_MAX_MEMORY_PAGES),
             stack_size: self.stack_size(),
             imports,
+            fold_index_extension: self.opt_level >= 1 && !self.no_index_extension_fold,
             ..WasmOptions::default()
         })
     }

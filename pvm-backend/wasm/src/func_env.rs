@@ -108,8 +108,11 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
         let Some(memory) = &self.layout.memory else {
             return;
         };
-        let constant_bound = !memory.reserved && self.bounds_checks == BoundsChecks::Explicit;
-        if fold_index_extension && constant_bound && memory.bound() < 1 << 31 {
+        // Without checks only address uses remain, where both extensions give the same 32-bit
+        // address (PVM addresses wrap at 2^32).
+        let checked_below_2_31 = !memory.reserved && memory.bound() < 1 << 31;
+        if fold_index_extension && (self.bounds_checks == BoundsChecks::None || checked_below_2_31)
+        {
             fold_index_extensions(func);
         }
         let mut cursor = FuncCursor::new(func);

@@ -422,6 +422,25 @@ impl<'data> ModuleEnvironment<'data> for ModuleInfo<'data> {
         self.names.insert(index, name);
     }
 
+    /// cranelift-wasm 0.112 hands the name section over unparsed: read the function names
+    /// (for messages and `--emit`). A malformed name section is ignored, as the spec says of
+    /// custom sections.
+    fn custom_section(&mut self, name: &'data str, data: &'data [u8]) -> WasmResult<()> {
+        use cranelift_wasm::wasmparser::{BinaryReader, Name, NameSectionReader};
+        if name != "name" {
+            return Ok(());
+        }
+        for subsection in NameSectionReader::new(BinaryReader::new(data, 0)) {
+            let Ok(Name::Function(map)) = subsection else {
+                continue;
+            };
+            for naming in map.into_iter().flatten() {
+                self.declare_func_name(FuncIndex::from_u32(naming.index), naming.name);
+            }
+        }
+        Ok(())
+    }
+
     fn wasm_features(&self) -> WasmFeatures {
         features()
     }
