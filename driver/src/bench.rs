@@ -154,11 +154,17 @@ fn measure(path: &Path, flavour: Flavour, flags: &CompileFlags, gas: i64) -> Res
     let Source::Wasm(wasm) = &source else {
         bail!("{}: not WebAssembly", shown(path));
     };
+    // Each program is built as the JAM service it would be deployed as, `refine` running `run`
+    // (so the blob size is the deployed one); gas is measured calling `run` by name.
+    let mut flags = flags.clone();
+    if flags.entries.is_empty() {
+        flags.entries = vec![("refine".to_string(), "run".to_string())];
+    }
     let mut times = Vec::new();
     let mut compiled = None;
     for _ in 0..3 {
         let start = Instant::now();
-        let program = source::compile(path, &source, flavour, flags, EntryDefaults::Off, false)?;
+        let program = source::compile(path, &source, flavour, &flags, EntryDefaults::Off, false)?;
         times.push(start.elapsed());
         compiled = Some(program);
     }

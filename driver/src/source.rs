@@ -57,6 +57,10 @@ pub struct CompileFlags {
     /// it redundant (-O1 and up drop it: two instructions per access).
     #[arg(long)]
     pub no_index_extension_fold: bool,
+    /// Keep a JAM service's initial memory in its read/write image (zeros and padding
+    /// included) instead of storing only the data segments and copying them in at each entry.
+    #[arg(long)]
+    pub no_data_copy: bool,
     /// A file of import bindings (`module.name = ecalli:N | trap | const:N`, one per line),
     /// added to the built-in `jam.*` host calls (wasm only).
     #[arg(long, value_name = "FILE")]
@@ -421,6 +425,7 @@ impl CompileFlags {
             stack_size: self.stack_size(),
             imports,
             fold_index_extension: self.opt_level >= 1 && !self.no_index_extension_fold,
+            copy_data: !self.no_data_copy,
             ..WasmOptions::default()
         })
     }

@@ -76,11 +76,11 @@ fn table_and_json_report_each_program() {
     };
     assert_eq!(
         columns(lines[1]),
-        ["fib", "88", "98", "114", "26634", &full("150975"), "ok"]
+        ["fib", "88", "131", "147", "26634", &full("150975"), "ok"]
     );
     assert_eq!(
         columns(lines[2]),
-        ["sum", "92", "27", "43", "502", &full("3609"), "ok"]
+        ["sum", "92", "61", "77", "502", &full("3609"), "ok"]
     );
     assert!(
         lines[3].starts_with("2 programs, 0 failed (jam-v1;"),
@@ -99,8 +99,8 @@ fn table_and_json_report_each_program() {
     assert_eq!(fib["result"], 610);
     assert_eq!(fib["ok"], true);
     assert_eq!(fib["wasm_bytes"], 88);
-    assert_eq!(fib["code_bytes"], 98);
-    assert_eq!(fib["jam_blob_bytes"], 114);
+    assert_eq!(fib["code_bytes"], 131);
+    assert_eq!(fib["jam_blob_bytes"], 147);
     assert_eq!(fib["gas_naive"], 26634);
     if avx2() {
         assert_eq!(fib["gas_gp08"], 150975);

@@ -1,6 +1,7 @@
 //! JAM entry points and import stubs.
 //!
-//! An entry point is a wrapper function placed at pc `5·i` by the linker. It runs the start
+//! An entry point is a wrapper function placed at pc `5·i` by the linker. It copies the active
+//! data segments in (when the layout keeps them apart, `Layout::data_copies`), runs the start
 //! function, then calls its export with the JAM convention:
 //! - an export of type `(i32, i32) -> …` gets the argument bytes (at `ARGS_START`, length in
 //!   r8) as `(ptr, len)` inside linear memory: the wrapper grows the memory by enough pages
@@ -11,7 +12,7 @@
 //!   no result gives r7 = r8 = 0.
 
 use crate::func_env::signature;
-use crate::layout::MemoryLayout;
+use crate::layout::{Layout, MemoryLayout};
 use crate::module_env::ModuleInfo;
 use crate::runtime::Helper;
 use crate::{ImportTarget, WasmError, FUNC_NAMESPACE};
@@ -35,6 +36,31 @@ pub(crate) struct Entry {
     pub func: FuncIndex,
     /// Whether the export takes `(ptr, len)`.
     pub takes_args: bool,
+}
+
+const INIT_NAME: &str = "wasm_init";
+
+/// The function that copies `layout`'s active data segments into memory.
+pub(crate) fn init_function(layout: &Layout) -> Function {
+    let mut func = Function::with_name_signature(
+        UserFuncName::testcase(INIT_NAME),
+        Signature::new(CallConv::Tail),
+    );
+    let mut ctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut ctx);
+    let block = b.create_block();
+    b.switch_to_block(block);
+    let base = layout.memory.as_ref().map_or(0, |m| i64::from(m.base));
+    for copy in &layout.data_copies {
+        let dst = b.ins().iconst(types::I64, base + i64::from(copy.offset));
+        let src = b.ins().iconst(types::I64, i64::from(copy.src));
+        let len = b.ins().iconst(types::I64, i64::from(copy.len));
+        crate::runtime::copy_bytes_forward(&mut b, dst, src, len);
+    }
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize();
+    func
 }
 
 /// The symbol of entry wrapper `index`.
@@ -136,6 +162,7 @@ pub(crate) fn wrapper(
     index: usize,
     entry: &Entry,
     memory: Option<&MemoryLayout>,
+    copies_data: bool,
     helpers: &mut BTreeSet<Helper>,
 ) -> Result<Function, WasmError> {
     let mut sig = Signature::new(CallConv::Tail);
@@ -152,6 +179,15 @@ pub(crate) fn wrapper(
     b.switch_to_block(block);
     let (args_addr, args_len) = (b.block_params(block)[0], b.block_params(block)[1]);
 
+    if copies_data {
+        let signature = b.import_signature(Signature::new(CallConv::Tail));
+        let callee = b.import_function(ExtFuncData {
+            name: ExternalName::testcase(INIT_NAME),
+            signature,
+            colocated: true,
+        });
+        b.ins().call(callee, &[]);
+    }
     if let Some(start) = info.start {
         let callee = direct(
             &mut b,

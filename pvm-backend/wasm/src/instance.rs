@@ -118,7 +118,7 @@ pub struct WasmInstance<'p> {
 }
 
 impl<'p> WasmInstance<'p> {
-    /// Loads `program` and runs its start function, if any.
+    /// Loads `program` and runs its data copies and start function, if it has them.
     pub fn new(
         program: &'p WasmProgram,
         config: &RunConfig,
@@ -135,7 +135,7 @@ impl<'p> WasmInstance<'p> {
             instance,
             config: *config,
         };
-        if let Some(pc) = program.start {
+        for pc in program.init.into_iter().chain(program.start) {
             let call = this.call_pc(pc, &[], &[], host)?;
             if let Outcome::Trapped(exit) = call.outcome {
                 return Err(InvokeError::StartTrapped(exit));

@@ -135,6 +135,13 @@ pub struct Layout {
     pub memory: Option<MemoryLayout>,
     /// Why instantiating the module traps (an active segment out of bounds), if it does.
     pub instantiation_trap: Option<String>,
+    /// Active data segments kept in the read-only region and copied into memory by the
+    /// entry points (`entry::init_function`) instead of being part of the read/write image,
+    /// with [`Limits::copy_data`]. The SPI stores the read/write image byte for byte up to its
+    /// last non-zero byte: zeros between segments (a C stack placed below the data, say) and
+    /// the padding that page-aligns the memory's base. The copies store only the segments'
+    /// bytes, and cost each entry a word-by-word copy of them.
+    pub data_copies: Vec<DataCopy>,
 }
 
 /// Limits the caller sets.
@@ -148,6 +155,46 @@ pub struct Limits {
     pub stack_size: u32,
     /// Map a growable memory's pages up front (see the module docs: gp-0.7.2).
     pub reserve_memory: bool,
+    /// Use [`Layout::data_copies`] (only for programs with entry points, which run them).
+    pub copy_data: bool,
+}
+
+/// An active data segment copied into memory when an entry point starts.
+#[derive(Clone, Copy, Debug)]
+pub struct DataCopy {
+    /// Its bytes' address in the read-only region.
+    pub src: u32,
+    /// Its offset in linear memory.
+    pub offset: u32,
+    /// Its length.
+    pub len: u32,
+}
+
+/// The initial memory image (up to its last non-zero byte) of `info`'s active data segments
+/// for a memory of `min_bytes`, and why instantiation traps if a segment is out of bounds.
+fn memory_image(info: &ModuleInfo, min_bytes: u64) -> Result<(Vec<u8>, Option<String>), WasmError> {
+    let mut image = Vec::new();
+    for segment in &info.active_data {
+        let Some(offset) = info.segment_offset(segment.base, segment.offset) else {
+            return Err(WasmError::Unsupported("a data segment offset".into()));
+        };
+        let end = offset + segment.bytes.len() as u64;
+        if end > min_bytes {
+            let why = format!(
+                "data segment at {offset} with {} bytes is out of bounds of memory ({min_bytes} bytes)",
+                segment.bytes.len()
+            );
+            return Ok((image, Some(why)));
+        }
+        if image.len() < end as usize {
+            image.resize(end as usize, 0);
+        }
+        image[offset as usize..end as usize].copy_from_slice(segment.bytes);
+    }
+    while image.last() == Some(&0) {
+        image.pop();
+    }
+    Ok((image, None))
 }
 
 fn align(x: u64, to: u64) -> u64 {
@@ -169,7 +216,16 @@ pub(crate) fn layout(
 ) -> Result<Layout, WasmError> {
     let too_large = |what: String| WasmError::Layout(what);
 
-    // Read-only: passive data, then passive elements (8-byte aligned).
+    let (image, data_trap) = match info.memories.first() {
+        Some(memory) if memory.minimum <= u64::from(limits.max_memory_pages) => {
+            memory_image(info, memory.minimum * WASM_PAGE)?
+        }
+        _ => (Vec::new(), None),
+    };
+    let copy_data = limits.copy_data && data_trap.is_none() && !image.is_empty();
+
+    // Read-only: passive data, then passive elements (8-byte aligned), then the active data
+    // segments that are copied in.
     let mut ro = Vec::new();
     let mut ro_relocs = Vec::new();
     let mut data_addrs = vec![0u32; info.data_segments as usize];
@@ -191,6 +247,20 @@ pub(crate) fn layout(
                     addend: i64::from(info.func_type_id(func)) << 32,
                 });
             }
+        }
+    }
+    let mut data_copies = Vec::new();
+    if copy_data {
+        for segment in &info.active_data {
+            let offset = info
+                .segment_offset(segment.base, segment.offset)
+                .expect("checked by memory_image");
+            data_copies.push(DataCopy {
+                src: RO_DATA_START + ro.len() as u32,
+                offset: offset as u32,
+                len: segment.bytes.len() as u32,
+            });
+            ro.extend_from_slice(segment.bytes);
         }
     }
     if u64::from(RO_DATA_START) + ro.len() as u64 > u64::from(ZONE_SIZE) * 1024 {
@@ -342,29 +412,10 @@ pub(crate) fn layout(
                 )));
             }
             let min_bytes = memory.minimum * WASM_PAGE;
-            let mut image = Vec::new();
-            for segment in &info.active_data {
-                let Some(offset) = info.segment_offset(segment.base, segment.offset) else {
-                    return Err(WasmError::Unsupported("a data segment offset".into()));
-                };
-                let end = offset + segment.bytes.len() as u64;
-                if end > min_bytes {
-                    instantiation_trap.get_or_insert_with(|| {
-                        format!(
-                            "data segment at {offset} with {} bytes is out of bounds of memory ({min_bytes} bytes)",
-                            segment.bytes.len()
-                        )
-                    });
-                    break;
-                }
-                if image.len() < end as usize {
-                    image.resize(end as usize, 0);
-                }
-                image[offset as usize..end as usize].copy_from_slice(segment.bytes);
+            if let Some(why) = data_trap {
+                instantiation_trap.get_or_insert(why);
             }
-            while image.last() == Some(&0) {
-                image.pop();
-            }
+            let image = if copy_data { Vec::new() } else { image };
             put_word(&mut state, rel(pages_addr), memory.minimum);
             put_word(&mut state, rel(bytes_addr), min_bytes);
             Some(MemoryLayout {
@@ -392,6 +443,7 @@ pub(crate) fn layout(
         elems,
         memory,
         instantiation_trap,
+        data_copies,
     })
 }
 

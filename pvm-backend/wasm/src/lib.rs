@@ -78,6 +78,9 @@ pub struct WasmOptions {
     /// Drop the zero extension of memory indices where the bounds check makes it redundant
     /// (saves two instructions per access; `func_env::fold_index_extensions`).
     pub fold_index_extension: bool,
+    /// With entry points: keep the active data segments out of the read/write image and copy
+    /// them in when an entry starts (smaller blobs; see `layout::Layout::data_copies`).
+    pub copy_data: bool,
 }
 
 impl Default for WasmOptions {
@@ -94,6 +97,7 @@ impl Default for WasmOptions {
             stub_unsupported: false,
             keep_stages: false,
             fold_index_extension: true,
+            copy_data: true,
         }
     }
 }
@@ -192,6 +196,9 @@ pub struct WasmProgram {
     pub linked: LinkedProgram,
     /// Exported functions, in export order.
     pub exports: Vec<Export>,
+    /// The pc of the function that copies the active data segments into memory
+    /// ([`layout::Layout::data_copies`]), if the layout has copies; it runs before `start`.
+    pub init: Option<u32>,
     /// The start function's pc, if the module has one.
     pub start: Option<u32>,
     /// JAM entry points: `(entry name, export name)`, entry `i` at pc `5·i`.
@@ -330,6 +337,8 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
         max_table_entries: options.max_table_entries,
         stack_size: options.stack_size,
         reserve_memory: options.backend.flavour == pvm_isa::Flavour::Gp072,
+        // Only entry points run the copies: programs called by export name keep the image.
+        copy_data: options.copy_data && !entries.is_empty(),
     };
     let layout = layout::layout(&info, &limits, memory_grows, &table_grows)?;
     if let Some(why) = &layout.instantiation_trap {
@@ -404,8 +413,20 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
     }
 
     let mut roots: Vec<Symbol> = Vec::new();
+    let init = (!layout.data_copies.is_empty()).then(|| entry::init_function(&layout));
+    if let Some(func) = &init {
+        add(&mut linker, func, "data copies".to_string(), &mut stubbed)?;
+        roots.push(Symbol::of_function(func));
+    }
     for (index, entry) in entries.iter().enumerate() {
-        let func = entry::wrapper(&info, index, entry, layout.memory.as_ref(), &mut helpers)?;
+        let func = entry::wrapper(
+            &info,
+            index,
+            entry,
+            layout.memory.as_ref(),
+            init.is_some(),
+            &mut helpers,
+        )?;
         add(
             &mut linker,
             &func,
@@ -501,9 +522,11 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
         })
         .collect::<Result<Vec<_>, WasmError>>()?;
     let start = info.start.and_then(|s| linked.function_pc(&func_symbol(s)));
+    let init = init.and_then(|f| linked.function_pc(&Symbol::of_function(&f)));
     Ok(WasmProgram {
         linked,
         exports,
+        init,
         start,
         entries: options.entries.clone(),
         layout,
