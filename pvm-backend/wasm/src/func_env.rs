@@ -206,6 +206,20 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
         pos.func.dfg.inst_results(call).to_vec()
     }
 
+    /// Calls memory helper `helper` with three `i32` operands (zero-extended) and the
+    /// memory's size in bytes.
+    fn memory_helper(
+        &mut self,
+        mut pos: FuncCursor,
+        helper: Helper,
+        operands: [Value; 3],
+    ) -> WasmResult<()> {
+        let size = self.memory_bytes(&mut pos)?;
+        let [a, b, c] = operands.map(|v| Self::u64_arg(&mut pos, v));
+        self.call_helper(&mut pos, helper, &[a, b, c, size]);
+        Ok(())
+    }
+
     fn u64_arg(pos: &mut FuncCursor, value: Value) -> Value {
         if pos.func.dfg.value_type(value) == types::I64 {
             value
@@ -542,7 +556,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
 
     fn translate_memory_copy(
         &mut self,
-        mut pos: FuncCursor,
+        pos: FuncCursor,
         _: MemoryIndex,
         _: Heap,
         _: MemoryIndex,
@@ -551,33 +565,19 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         src: Value,
         len: Value,
     ) -> WasmResult<()> {
-        let size = self.memory_bytes(&mut pos)?;
-        let args = [dst, src, len].map(|v| Self::u64_arg(&mut pos, v));
-        self.call_helper(
-            &mut pos,
-            Helper::MemoryCopy,
-            &[args[0], args[1], args[2], size],
-        );
-        Ok(())
+        self.memory_helper(pos, Helper::MemoryCopy, [dst, src, len])
     }
 
     fn translate_memory_fill(
         &mut self,
-        mut pos: FuncCursor,
+        pos: FuncCursor,
         _: MemoryIndex,
         _: Heap,
         dst: Value,
         val: Value,
         len: Value,
     ) -> WasmResult<()> {
-        let size = self.memory_bytes(&mut pos)?;
-        let args = [dst, val, len].map(|v| Self::u64_arg(&mut pos, v));
-        self.call_helper(
-            &mut pos,
-            Helper::MemoryFill,
-            &[args[0], args[1], args[2], size],
-        );
-        Ok(())
+        self.memory_helper(pos, Helper::MemoryFill, [dst, val, len])
     }
 
     fn translate_memory_init(
