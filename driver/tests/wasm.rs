@@ -99,7 +99,7 @@ fn compiled_wat_service_runs_its_entry_points() {
     assert_eq!(
         summary,
         format!(
-            "wrote {} (jam, jam-v1): 735 bytes, code blob 706 bytes; entries: refine at pc 0, \
+            "wrote {} (jam, jam-v1): 708 bytes, code blob 679 bytes; entries: refine at pc 0, \
              accumulate at pc 5\n",
             jam.display()
         )
@@ -118,7 +118,7 @@ fn compiled_wat_service_runs_its_entry_points() {
                   output (5 bytes): 6f6c6c6568\n\
                   output text: \"olleh\"\n"
         .to_string()
-        + &gas_line(198, 1262);
+        + &gas_line(195, 1239);
     assert_eq!(
         stdout_of(&mut run(&jam, &["--pc", "0", "--args", "hello"])),
         refine
@@ -127,7 +127,7 @@ fn compiled_wat_service_runs_its_entry_points() {
                       output (2 bytes): 6f6b\n\
                       output text: \"ok\"\n"
         .to_string()
-        + &gas_line(164, 994);
+        + &gas_line(161, 971);
     assert_eq!(
         stdout_of(&mut run(&jam, &["--pc", "5", "--args-hex", "68656c6c6f"])),
         accumulate
@@ -165,13 +165,13 @@ fn invoke_calls_wasm_exports_with_typed_arguments() {
     // Out of gas: status 3, with the gas each model used before it stopped.
     let (starved, _) = output_of(&mut run(&wat, &["--args", "hello", "--gas", "100"]), 3);
     let gp08 = if std::arch::is_x86_feature_detected!("avx2") {
-        "86 (GP 0.8, which ended: out of gas at pc 0x156)"
+        "63 (GP 0.8, which ended: out of gas at pc 0x150)"
     } else {
         "n/a (needs AVX2)"
     };
     assert_eq!(
         starved,
-        format!("exit: out of gas at pc 0x72\ngas used: 97 (naive), {gp08}\n")
+        format!("exit: out of gas at pc 0x72\ngas used: 94 (naive), {gp08}\n")
     );
     let (starved, _) = output_of(
         &mut run(&wat, &["--gas", "1", "--invoke", "add", "1", "2"]),
@@ -242,13 +242,13 @@ fn gp_0_7_2_and_optimization_levels() {
         assert!(out.contains("output text: \"olleh\"\n"), "{out}");
         out.lines().last().unwrap().to_string() + "\n"
     };
-    assert_eq!(refine(&["--isa", "gp-0.7.2"]), gas_line(199, 1226));
+    assert_eq!(refine(&["--isa", "gp-0.7.2"]), gas_line(196, 1203));
     assert_eq!(refine(&["-O0"]), gas_line(193, 1280));
-    assert_eq!(refine(&["-O1"]), gas_line(198, 1262));
+    assert_eq!(refine(&["-O1"]), gas_line(195, 1239));
     assert_eq!(refine(&["--no-mid-end"]), gas_line(177, 1276));
-    assert_eq!(refine(&["--bounds-checks", "none"]), gas_line(190, 1160));
+    assert_eq!(refine(&["--bounds-checks", "none"]), gas_line(187, 1137));
     // The index-extension fold saves two instructions per memory access in the loop.
-    assert_eq!(refine(&["--no-index-extension-fold"]), gas_line(210, 1291));
+    assert_eq!(refine(&["--no-index-extension-fold"]), gas_line(207, 1268));
 }
 
 #[test]
