@@ -18,8 +18,7 @@ use crate::runtime::Helper;
 use crate::{ImportTarget, WasmError, FUNC_NAMESPACE};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, ExtFuncData, ExternalName, Function, InstBuilder, Signature, TrapCode,
-    UserExternalName, UserFuncName,
+    types, AbiParam, ExternalName, Function, InstBuilder, Signature, TrapCode, UserFuncName,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -112,23 +111,6 @@ pub(crate) fn resolve(
         .collect()
 }
 
-fn direct(
-    b: &mut FunctionBuilder,
-    namespace: u32,
-    index: u32,
-    sig: Signature,
-) -> cranelift_codegen::ir::FuncRef {
-    let signature = b.import_signature(sig);
-    let name = b
-        .func
-        .declare_imported_user_function(UserExternalName::new(namespace, index));
-    b.import_function(ExtFuncData {
-        name: ExternalName::User(name),
-        signature,
-        colocated: true,
-    })
-}
-
 /// The function standing for imported function `index`: a host call made a function, or a
 /// trap.
 pub(crate) fn import_function(info: &ModuleInfo, index: FuncIndex) -> Result<Function, WasmError> {
@@ -147,7 +129,7 @@ pub(crate) fn import_function(info: &ModuleInfo, index: FuncIndex) -> Result<Fun
     b.append_block_params_for_function_params(block);
     b.switch_to_block(block);
     let args = b.block_params(block).to_vec();
-    let callee = direct(&mut b, HOST_CALL_NAMESPACE, number, sig);
+    let callee = crate::import_user(b.func, HOST_CALL_NAMESPACE, number, sig);
     let call = b.ins().call(callee, &args);
     let results = b.func.dfg.inst_results(call).to_vec();
     b.ins().return_(&results);
@@ -180,17 +162,16 @@ pub(crate) fn wrapper(
     let (args_addr, args_len) = (b.block_params(block)[0], b.block_params(block)[1]);
 
     if copies_data {
-        let signature = b.import_signature(Signature::new(CallConv::Tail));
-        let callee = b.import_function(ExtFuncData {
-            name: ExternalName::testcase(INIT_NAME),
-            signature,
-            colocated: true,
-        });
+        let callee = crate::import_named(
+            b.func,
+            ExternalName::testcase(INIT_NAME),
+            Signature::new(CallConv::Tail),
+        );
         b.ins().call(callee, &[]);
     }
     if let Some(start) = info.start {
-        let callee = direct(
-            &mut b,
+        let callee = crate::import_user(
+            b.func,
             FUNC_NAMESPACE,
             start.as_u32(),
             signature(info.func_type(start))?,
@@ -206,7 +187,7 @@ pub(crate) fn wrapper(
             ))
         })?;
         helpers.insert(Helper::MemoryGrow);
-        let grow = direct_helper(&mut b, Helper::MemoryGrow);
+        let grow = Helper::MemoryGrow.import(b.func);
         let pages = b.ins().iadd_imm(args_len, 0xFFFF);
         let pages = b.ins().ushr_imm(pages, 16);
         let call = b.ins().call(grow, &[pages]);
@@ -222,7 +203,7 @@ pub(crate) fn wrapper(
         call_args = vec![ptr32, len32];
     }
     let export_sig = signature(info.func_type(entry.func))?;
-    let callee = direct(&mut b, FUNC_NAMESPACE, entry.func.as_u32(), export_sig);
+    let callee = crate::import_user(b.func, FUNC_NAMESPACE, entry.func.as_u32(), export_sig);
     let call = b.ins().call(callee, &call_args);
     let results = b.func.dfg.inst_results(call).to_vec();
     let zero = b.ins().iconst(types::I64, 0);
@@ -242,13 +223,4 @@ pub(crate) fn wrapper(
     b.seal_all_blocks();
     b.finalize();
     Ok(func)
-}
-
-fn direct_helper(b: &mut FunctionBuilder, helper: Helper) -> cranelift_codegen::ir::FuncRef {
-    let signature = b.import_signature(helper.signature());
-    b.import_function(ExtFuncData {
-        name: ExternalName::testcase(helper.name()),
-        signature,
-        colocated: true,
-    })
 }

@@ -10,7 +10,7 @@
 //! Relied on: narrow integers are kept sign-extended by the backend, so an `i32` index is
 //! zero-extended explicitly (`uextend`) before it is compared with a bound or scaled.
 
-use crate::layout::{Layout, WASM_PAGE, WORD};
+use crate::layout::{Layout, SegmentLayout, WASM_PAGE, WORD};
 use crate::module_env::{GlobalInit, ModuleInfo};
 use crate::runtime::Helper;
 use crate::{BoundsChecks, FUNC_NAMESPACE};
@@ -18,8 +18,8 @@ use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{
-    self, types, AbiParam, ExtFuncData, ExternalName, Function, GlobalValue, GlobalValueData,
-    InstBuilder, MemFlags, Signature, TrapCode, Type, UserExternalName, Value,
+    self, types, AbiParam, ExternalName, Function, GlobalValue, GlobalValueData, InstBuilder,
+    MemFlags, Signature, TrapCode, Type, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_entity::PrimaryMap;
@@ -175,6 +175,26 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
         }
     }
 
+    /// The address of `table`'s entry 0, as an `i64`.
+    fn table_base(&self, pos: &mut FuncCursor, table: TableIndex) -> Value {
+        let base = self.layout.tables[table.as_u32() as usize].base;
+        pos.ins().iconst(types::I64, i64::from(base))
+    }
+
+    /// A passive segment's address and current length (0 once dropped), as `i64`s.
+    fn segment(pos: &mut FuncCursor, segment: SegmentLayout) -> (Value, Value) {
+        let addr = pos.ins().iconst(types::I64, i64::from(segment.addr));
+        let len_addr = pos.ins().iconst(types::I64, i64::from(segment.len_addr));
+        (addr, pos.ins().load(types::I64, state_flags(), len_addr, 0))
+    }
+
+    /// `data.drop` / `elem.drop`: the segment's length becomes 0.
+    fn drop_segment(pos: &mut FuncCursor, segment: SegmentLayout) {
+        let len_addr = pos.ins().iconst(types::I64, i64::from(segment.len_addr));
+        let zero = pos.ins().iconst(types::I64, 0);
+        pos.ins().store(state_flags(), zero, len_addr, 0);
+    }
+
     /// The address of entry `index` (an `i32`) of `table`, trapping when it is out of bounds.
     fn table_entry(&self, pos: &mut FuncCursor, table: TableIndex, index: Value) -> Value {
         let size = self.table_size(pos, table);
@@ -191,12 +211,7 @@ impl<'a, 'data> FuncEnv<'a, 'data> {
     /// Imports (declares) helper `helper` in `func` and records that the program needs it.
     fn helper(&mut self, func: &mut Function, helper: Helper) -> ir::FuncRef {
         self.helpers.insert(helper);
-        let signature = func.import_signature(helper.signature());
-        func.import_function(ExtFuncData {
-            name: ExternalName::testcase(helper.name()),
-            signature,
-            colocated: true,
-        })
+        helper.import(func)
     }
 
     /// Calls helper `helper` with `args` at `pos`; its results.
@@ -450,13 +465,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
             Some((_, _, crate::ImportTarget::HostCall(n))) => (HOST_CALL_NAMESPACE, n),
             _ => (FUNC_NAMESPACE, index.as_u32()),
         };
-        let name = func.declare_imported_user_function(UserExternalName::new(namespace, target));
-        let signature = func.import_signature(sig);
-        Ok(func.import_function(ExtFuncData {
-            name: ExternalName::User(name),
-            signature,
-            colocated: true,
-        }))
+        Ok(crate::import_user(func, namespace, target, sig))
     }
 
     fn translate_call_indirect(
@@ -592,9 +601,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     ) -> WasmResult<()> {
         let size = self.memory_bytes(&mut pos)?;
         let segment = self.layout.data[seg as usize];
-        let seg_addr = pos.ins().iconst(types::I64, i64::from(segment.addr));
-        let len_addr = pos.ins().iconst(types::I64, i64::from(segment.len_addr));
-        let seg_len = pos.ins().load(types::I64, state_flags(), len_addr, 0);
+        let (seg_addr, seg_len) = Self::segment(&mut pos, segment);
         let args = [dst, src, len].map(|v| Self::u64_arg(&mut pos, v));
         self.call_helper(
             &mut pos,
@@ -605,12 +612,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     }
 
     fn translate_data_drop(&mut self, mut pos: FuncCursor, seg: u32) -> WasmResult<()> {
-        let addr = pos.ins().iconst(
-            types::I64,
-            i64::from(self.layout.data[seg as usize].len_addr),
-        );
-        let zero = pos.ins().iconst(types::I64, 0);
-        pos.ins().store(state_flags(), zero, addr, 0);
+        Self::drop_segment(&mut pos, self.layout.data[seg as usize]);
         Ok(())
     }
 
@@ -680,10 +682,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     ) -> WasmResult<()> {
         let dst_size = self.table_size(&mut pos, dst_table);
         let src_size = self.table_size(&mut pos, src_table);
-        let bases = [dst_table, src_table].map(|t| {
-            let base = self.layout.tables[t.as_u32() as usize].base;
-            pos.ins().iconst(types::I64, i64::from(base))
-        });
+        let bases = [dst_table, src_table].map(|t| self.table_base(&mut pos, t));
         let args = [dst, src, len].map(|v| Self::u64_arg(&mut pos, v));
         self.call_helper(
             &mut pos,
@@ -704,8 +703,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         len: Value,
     ) -> WasmResult<()> {
         let size = self.table_size(&mut pos, table);
-        let base = self.layout.tables[table.as_u32() as usize].base;
-        let base = pos.ins().iconst(types::I64, i64::from(base));
+        let base = self.table_base(&mut pos, table);
         let dst = Self::u64_arg(&mut pos, dst);
         let len = Self::u64_arg(&mut pos, len);
         self.call_helper(&mut pos, Helper::TableFill, &[base, size, dst, val, len]);
@@ -722,12 +720,9 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
         len: Value,
     ) -> WasmResult<()> {
         let size = self.table_size(&mut pos, table);
-        let base = self.layout.tables[table.as_u32() as usize].base;
-        let base = pos.ins().iconst(types::I64, i64::from(base));
+        let base = self.table_base(&mut pos, table);
         let segment = self.layout.elems[seg as usize];
-        let seg_addr = pos.ins().iconst(types::I64, i64::from(segment.addr));
-        let len_addr = pos.ins().iconst(types::I64, i64::from(segment.len_addr));
-        let seg_len = pos.ins().load(types::I64, state_flags(), len_addr, 0);
+        let (seg_addr, seg_len) = Self::segment(&mut pos, segment);
         let args = [dst, src, len].map(|v| Self::u64_arg(&mut pos, v));
         self.call_helper(
             &mut pos,
@@ -738,12 +733,7 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     }
 
     fn translate_elem_drop(&mut self, mut pos: FuncCursor, seg: u32) -> WasmResult<()> {
-        let addr = pos.ins().iconst(
-            types::I64,
-            i64::from(self.layout.elems[seg as usize].len_addr),
-        );
-        let zero = pos.ins().iconst(types::I64, 0);
-        pos.ins().store(state_flags(), zero, addr, 0);
+        Self::drop_segment(&mut pos, self.layout.elems[seg as usize]);
         Ok(())
     }
 
@@ -757,16 +747,8 @@ impl FuncEnvironment for FuncEnv<'_, '_> {
     }
 
     fn translate_ref_func(&mut self, mut pos: FuncCursor, index: FuncIndex) -> WasmResult<Value> {
-        let name = pos
-            .func
-            .declare_imported_user_function(UserExternalName::new(FUNC_NAMESPACE, index.as_u32()));
         let sig = signature(self.info.func_type(index))?;
-        let signature = pos.func.import_signature(sig);
-        let callee = pos.func.import_function(ExtFuncData {
-            name: ExternalName::User(name),
-            signature,
-            colocated: true,
-        });
+        let callee = crate::import_user(pos.func, FUNC_NAMESPACE, index.as_u32(), sig);
         let addr = pos.ins().func_addr(types::I64, callee);
         let id = i64::from(self.info.func_type_id(index)) << 32;
         Ok(pos.ins().bor_imm(addr, id))

@@ -228,15 +228,16 @@ pub(crate) fn layout(
     // segments that are copied in.
     let mut ro = Vec::new();
     let mut ro_relocs = Vec::new();
-    let mut data_addrs = vec![0u32; info.data_segments as usize];
+    // Each segment's address and initial length (active segments: 0, they count as dropped).
+    let mut data_addrs = vec![(0u32, 0u64); info.data_segments as usize];
     for (index, bytes) in &info.passive_data {
-        data_addrs[index.as_u32() as usize] = RO_DATA_START + ro.len() as u32;
+        data_addrs[index.as_u32() as usize] = (RO_DATA_START + ro.len() as u32, bytes.len() as u64);
         ro.extend_from_slice(bytes);
     }
     ro.resize(align(ro.len() as u64, 8) as usize, 0);
-    let mut elem_addrs = vec![0u32; info.elem_segments as usize];
+    let mut elem_addrs = vec![(0u32, 0u64); info.elem_segments as usize];
     for (index, items) in &info.passive_elems {
-        elem_addrs[index.as_u32() as usize] = RO_DATA_START + ro.len() as u32;
+        elem_addrs[index.as_u32() as usize] = (RO_DATA_START + ro.len() as u32, items.len() as u64);
         for &func in items.iter() {
             let offset = ro.len() as u32;
             ro.extend_from_slice(&[0; 8]);
@@ -279,20 +280,17 @@ pub(crate) fn layout(
     let pages_addr = word();
     let bytes_addr = word();
     let table_sizes: Vec<u32> = info.tables.iter().map(|_| word()).collect();
-    let data: Vec<SegmentLayout> = data_addrs
-        .iter()
-        .map(|&addr| SegmentLayout {
-            addr,
-            len_addr: word(),
-        })
-        .collect();
-    let elems: Vec<SegmentLayout> = elem_addrs
-        .iter()
-        .map(|&addr| SegmentLayout {
-            addr,
-            len_addr: word(),
-        })
-        .collect();
+    let mut segments = |addrs: &[(u32, u64)]| -> Vec<SegmentLayout> {
+        addrs
+            .iter()
+            .map(|&(addr, _)| SegmentLayout {
+                addr,
+                len_addr: word(),
+            })
+            .collect()
+    };
+    let data = segments(&data_addrs);
+    let elems = segments(&elem_addrs);
     let mut tables = Vec::new();
     for (index, table) in info.tables.iter().enumerate() {
         let growable = table_grows[index];
@@ -338,19 +336,9 @@ pub(crate) fn layout(
             }),
         }
     }
-    for (index, segment) in data.iter().enumerate() {
-        let len = info
-            .passive_data
-            .get(&cranelift_wasm::DataIndex::from_u32(index as u32))
-            .map_or(0, |d| d.len());
-        put_word(&mut state, rel(segment.len_addr), len as u64);
-    }
-    for (index, segment) in elems.iter().enumerate() {
-        let len = info
-            .passive_elems
-            .get(&cranelift_wasm::ElemIndex::from_u32(index as u32))
-            .map_or(0, |e| e.len());
-        put_word(&mut state, rel(segment.len_addr), len as u64);
+    let lengths = data_addrs.iter().chain(&elem_addrs).map(|&(_, len)| len);
+    for (segment, len) in data.iter().chain(&elems).zip(lengths) {
+        put_word(&mut state, rel(segment.len_addr), len);
     }
     for table in &tables {
         put_word(&mut state, rel(table.size_addr), u64::from(table.min));

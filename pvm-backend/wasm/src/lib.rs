@@ -26,7 +26,10 @@ mod runtime;
 
 pub use imports::{ImportMap, ImportTarget};
 
-use cranelift_codegen::ir::{Function, InstBuilder, TrapCode, UserFuncName};
+use cranelift_codegen::ir::{
+    ExtFuncData, ExternalName, FuncRef, Function, InstBuilder, Signature, TrapCode,
+    UserExternalName, UserFuncName,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_wasm::wasmparser::Operator;
 use cranelift_wasm::{FuncIndex, FuncTranslator, WasmValType};
@@ -307,6 +310,27 @@ fn trap_function(name: UserFuncName, signature: cranelift_codegen::ir::Signature
     b.seal_all_blocks();
     b.finalize();
     func
+}
+
+/// Declares, in `func`, the colocated function `name` of signature `sig`.
+pub(crate) fn import_named(func: &mut Function, name: ExternalName, sig: Signature) -> FuncRef {
+    let signature = func.import_signature(sig);
+    func.import_function(ExtFuncData {
+        name,
+        signature,
+        colocated: true,
+    })
+}
+
+/// Declares, in `func`, the function `u{namespace}:{index}` of signature `sig`.
+pub(crate) fn import_user(
+    func: &mut Function,
+    namespace: u32,
+    index: u32,
+    sig: Signature,
+) -> FuncRef {
+    let name = func.declare_imported_user_function(UserExternalName::new(namespace, index));
+    import_named(func, ExternalName::User(name), sig)
 }
 
 /// The symbol of wasm function `index`.

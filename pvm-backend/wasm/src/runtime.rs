@@ -11,8 +11,8 @@ use crate::imports::JAM_GROW_HEAP;
 use crate::layout::{MemoryLayout, WORD};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, ExtFuncData, ExternalName, Function, InstBuilder, MemFlags, Signature,
-    TrapCode, Type, UserExternalName, UserFuncName, Value,
+    types, AbiParam, ExternalName, FuncRef, Function, InstBuilder, MemFlags, Signature, TrapCode,
+    Type, UserFuncName, Value,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -72,6 +72,11 @@ impl Helper {
         sig.params = vec![AbiParam::new(types::I64); params];
         sig.returns.extend(ret.map(AbiParam::new));
         sig
+    }
+
+    /// Declares the helper in `func`.
+    pub fn import(self, func: &mut Function) -> FuncRef {
+        crate::import_named(func, ExternalName::testcase(self.name()), self.signature())
     }
 
     /// The helper's body for a module with memory `memory` (if any).
@@ -304,15 +309,7 @@ fn map_pages(b: &mut FunctionBuilder, end: Value) -> Value {
     let mut sig = Signature::new(CallConv::Tail);
     sig.params.push(AbiParam::new(types::I64));
     sig.returns.push(AbiParam::new(types::I64));
-    let signature = b.import_signature(sig);
-    let name = b
-        .func
-        .declare_imported_user_function(UserExternalName::new(HOST_CALL_NAMESPACE, JAM_GROW_HEAP));
-    let callee = b.import_function(ExtFuncData {
-        name: ExternalName::User(name),
-        signature,
-        colocated: true,
-    });
+    let callee = crate::import_user(b.func, HOST_CALL_NAMESPACE, JAM_GROW_HEAP, sig);
     let end_page = b.ins().ushr_imm(end, 12);
     let call = b.ins().call(callee, &[end_page]);
     let result = b.func.dfg.inst_results(call)[0];
