@@ -311,19 +311,43 @@ fn run_entry(
     config: &RunConfig,
 ) -> Result<RunReport> {
     let machine = Machine::new();
+    run_machine(
+        path,
+        config,
+        |config| machine.load_standard(program, flavour, start, config),
+        |e| anyhow::Error::new(e).context(format!("{}: cannot run", shown(path))),
+        describe_exit,
+        |report| {
+            report
+                .output
+                .as_deref()
+                .map(output_lines)
+                .unwrap_or_default()
+        },
+    )
+}
+
+/// Runs the instances `load` makes with the default host and reports the run: log lines, the
+/// exit as `describe` names it, `results` of the report, and the gas in both models (the other
+/// model's figure from a second run). `first_error` words a failure of the first run.
+fn run_machine(
+    path: &Path,
+    config: &RunConfig,
+    load: impl Fn(&RunConfig) -> Result<pvm_machine::Instance, MachineError>,
+    first_error: impl FnOnce(MachineError) -> anyhow::Error,
+    describe: impl Fn(&Exit) -> String,
+    results: impl FnOnce(&pvm_machine::Report) -> String,
+) -> Result<RunReport> {
     let once = |config: &RunConfig| -> Result<(pvm_machine::Report, DefaultHost), MachineError> {
-        let mut instance = machine.load_standard(program, flavour, start, config)?;
         let mut host = DefaultHost::new();
-        let report = instance.run(&mut host)?;
+        let report = load(config)?.run(&mut host)?;
         Ok((report, host))
     };
-    let (report, host) = once(config).with_context(|| format!("{}: cannot run", shown(path)))?;
-    let end = describe_exit(&report.exit);
+    let (report, host) = once(config).map_err(first_error)?;
+    let end = describe(&report.exit);
     let mut text = log_lines(&host.logs);
     let _ = writeln!(text, "exit: {end}");
-    if let Some(output) = &report.output {
-        text += &output_lines(output);
-    }
+    text += &results(&report);
     text += &gas_line(
         config.gas_model,
         Some(report.gas_used),
@@ -334,7 +358,7 @@ fn run_entry(
         }) {
             Ok((report, _)) => Ok(Measured::Gas {
                 used: Some(report.gas_used),
-                end: describe_exit(&report.exit),
+                end: describe(&report.exit),
             }),
             Err(e) if is_avx2_missing(&e) => Ok(Measured::NeedsAvx2),
             Err(e) => Err(anyhow!("{}: cannot run: {e}", shown(path))),
@@ -544,44 +568,23 @@ fn invoke_export(
         }
     }
     let machine = Machine::new();
-    let once = |config: &RunConfig| -> Result<(pvm_machine::Report, DefaultHost), MachineError> {
-        let mut instance = machine.load_export(container, name, &regs, config)?;
-        let mut host = DefaultHost::new();
-        let report = instance.run(&mut host)?;
-        Ok((report, host))
-    };
-    let (report, host) = once(config).map_err(|e| anyhow!("{}: {e}", shown(path)))?;
-    let describe = |exit: &Exit| match exit {
-        Exit::Halt => "returned".to_string(),
-        other => describe_exit(other),
-    };
-    let end = describe(&report.exit);
-    let mut text = log_lines(&host.logs);
-    let _ = writeln!(text, "exit: {end}");
-    if report.exit == Exit::Halt {
-        let [r7, r8] = [Reg::R7, Reg::R8].map(|r| report.regs[r as usize] as i64);
-        let _ = writeln!(text, "result: r7 = {r7}, r8 = {r8}");
-    }
-    text += &gas_line(
-        config.gas_model,
-        Some(report.gas_used),
-        &end,
-        |model| match once(&RunConfig {
-            gas_model: model,
-            ..*config
-        }) {
-            Ok((report, _)) => Ok(Measured::Gas {
-                used: Some(report.gas_used),
-                end: describe(&report.exit),
-            }),
-            Err(e) if is_avx2_missing(&e) => Ok(Measured::NeedsAvx2),
-            Err(e) => Err(anyhow!("{}: cannot run: {e}", shown(path))),
+    run_machine(
+        path,
+        config,
+        |config| machine.load_export(container, name, &regs, config),
+        |e| anyhow!("{}: {e}", shown(path)),
+        |exit| match exit {
+            Exit::Halt => "returned".to_string(),
+            other => describe_exit(other),
         },
-    )?;
-    Ok(RunReport {
-        success: report.exit == Exit::Halt,
-        text,
-    })
+        |report| {
+            if report.exit != Exit::Halt {
+                return String::new();
+            }
+            let [r7, r8] = [Reg::R7, Reg::R8].map(|r| report.regs[r as usize] as i64);
+            format!("result: r7 = {r7}, r8 = {r8}\n")
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,36 +1,13 @@
 //! The command line end to end: the README's main job, containers written and read back,
 //! byte-identical output for identical input, and clear errors without partial files.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
 
-fn cli() -> Command {
-    Command::cargo_bin("cranelift-pvm").unwrap()
-}
+use common::{cli, gas_line, output_of, run, stdout_of};
+use std::path::{Path, PathBuf};
 
 fn hello() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello.s")
-}
-
-/// The command's stdout and stderr, after checking that it exits with `code`.
-fn output_of(cmd: &mut Command, code: i32) -> (String, String) {
-    let out = cmd.assert().code(code).get_output().clone();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// The stdout of a command that succeeds.
-fn stdout_of(cmd: &mut Command) -> String {
-    output_of(cmd, 0).0
-}
-
-/// `cranelift-pvm run program args…`.
-fn run(program: &Path, args: &[&str]) -> Command {
-    let mut cmd = cli();
-    cmd.arg("run").arg(program).args(args);
-    cmd
 }
 
 /// Assembles `input` into `out` (the container is chosen by `out`'s extension).
@@ -42,16 +19,6 @@ fn asm(input: &Path, out: &Path) {
         .arg(out)
         .assert()
         .success();
-}
-
-/// The `gas used:` line: naive gas, and GP 0.8 gas where the full model can run (AVX2).
-fn gas_line(naive: i64, gp08: i64) -> String {
-    let gp08 = if std::arch::is_x86_feature_detected!("avx2") {
-        format!("{gp08} (GP 0.8)")
-    } else {
-        "n/a (needs AVX2)".to_string()
-    };
-    format!("gas used: {naive} (naive), {gp08}\n")
 }
 
 fn hello_run() -> String {

@@ -2,38 +2,13 @@
 //! export name, `--emit`, `disasm`, the C examples, determinism, and one-line errors that leave
 //! no file behind.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
 
-fn cli() -> Command {
-    Command::cargo_bin("cranelift-pvm").unwrap()
-}
+use common::{cli, gas_line, output_of, run, stdout_of};
+use std::path::{Path, PathBuf};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/c")
-}
-
-/// The command's stdout and stderr, after checking that it exits with `code`.
-fn output_of(cmd: &mut Command, code: i32) -> (String, String) {
-    let out = cmd.assert().code(code).get_output().clone();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn stdout_of(cmd: &mut Command) -> String {
-    output_of(cmd, 0).0
-}
-
-/// The `gas used:` line: naive gas, and GP 0.8 gas where the full model can run (AVX2).
-fn gas_line(naive: i64, gp08: i64) -> String {
-    let gp08 = if std::arch::is_x86_feature_detected!("avx2") {
-        format!("{gp08} (GP 0.8)")
-    } else {
-        "n/a (needs AVX2)".to_string()
-    };
-    format!("gas used: {naive} (naive), {gp08}\n")
 }
 
 /// A small JAM service with a few plain exports.
@@ -83,12 +58,6 @@ fn compile(input: &Path, output: &Path, flags: &[&str]) -> String {
             .arg(output)
             .args(flags),
     )
-}
-
-fn run(input: &Path, flags: &[&str]) -> Command {
-    let mut cmd = cli();
-    cmd.arg("run").arg(input).args(flags);
-    cmd
 }
 
 #[test]
