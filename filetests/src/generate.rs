@@ -773,17 +773,25 @@ impl Generator<'_, '_> {
         (signature, chosen)
     }
 
-    /// A call of a lower-numbered function, direct or indirect; its results join the scope.
-    fn call_site(&mut self) {
-        let indirect = self.config.has(Opcode::CallIndirect) && self.config.has(Opcode::FuncAddr);
+    /// `direct` or `indirect` (which also needs `func_addr`), chosen among those the
+    /// configuration has; `None` if it has neither.
+    fn call_kind(&mut self, direct: Opcode, indirect: Opcode) -> Option<Opcode> {
         let kinds: Vec<Opcode> = [
-            (Opcode::Call, self.config.has(Opcode::Call)),
-            (Opcode::CallIndirect, indirect),
+            (direct, self.config.has(direct)),
+            (
+                indirect,
+                self.config.has(indirect) && self.config.has(Opcode::FuncAddr),
+            ),
         ]
         .into_iter()
         .filter_map(|(op, able)| able.then_some(op))
         .collect();
-        let Some(&op) = choose(&mut self.rng, &kinds) else {
+        choose(&mut self.rng, &kinds).copied()
+    }
+
+    /// A call of a lower-numbered function, direct or indirect; its results join the scope.
+    fn call_site(&mut self) {
+        let Some(op) = self.call_kind(Opcode::Call, Opcode::CallIndirect) else {
             return self.straight_line();
         };
         let Some(callee) = self.affordable_callee(|_| true) else {
@@ -809,16 +817,7 @@ impl Generator<'_, '_> {
     /// what this function returns, its first argument folded with the values defined since
     /// `mark` that nothing uses yet; `false`, with the block still open, if there is none.
     fn tail_call(&mut self, mark: usize) -> bool {
-        let indirect =
-            self.config.has(Opcode::ReturnCallIndirect) && self.config.has(Opcode::FuncAddr);
-        let kinds: Vec<Opcode> = [
-            (Opcode::ReturnCall, self.config.has(Opcode::ReturnCall)),
-            (Opcode::ReturnCallIndirect, indirect),
-        ]
-        .into_iter()
-        .filter_map(|(op, able)| able.then_some(op))
-        .collect();
-        let Some(&op) = choose(&mut self.rng, &kinds) else {
+        let Some(op) = self.call_kind(Opcode::ReturnCall, Opcode::ReturnCallIndirect) else {
             return false;
         };
         let returns = self.return_types();

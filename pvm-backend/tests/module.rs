@@ -123,21 +123,32 @@ fn a_linked_program_as_polkavm_is_accepted_and_callable_by_name() {
 /// A module with one exported function `f() -> i64` returning 7, defined.
 fn module_with_f() -> (PvmModule, cranelift_module::FuncId) {
     let mut module = PvmModule::new(Options::default());
+    let f = define_constant(&mut module, "f", Linkage::Export, 7);
+    (module, f)
+}
+
+/// Declares and defines `name() -> i64` returning `value`.
+fn define_constant(
+    module: &mut PvmModule,
+    name: &str,
+    linkage: Linkage,
+    value: i64,
+) -> cranelift_module::FuncId {
     let mut sig = module.make_signature();
     sig.returns.push(AbiParam::new(I64));
-    let f = module.declare_function("f", Linkage::Export, &sig).unwrap();
+    let id = module.declare_function(name, linkage, &sig).unwrap();
     let mut ctx = module.make_context();
     ctx.func.signature = sig;
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
     let block = b.create_block();
     b.switch_to_block(block);
-    let seven = b.ins().iconst(I64, 7);
-    b.ins().return_(&[seven]);
+    let result = b.ins().iconst(I64, value);
+    b.ins().return_(&[result]);
     b.seal_all_blocks();
     b.finalize();
-    module.define_function(f, &mut ctx).unwrap();
-    (module, f)
+    module.define_function(id, &mut ctx).unwrap();
+    id
 }
 
 #[test]
@@ -199,22 +210,7 @@ fn refusals_are_module_errors() {
 #[test]
 fn unexported_functions_are_left_out() {
     let (mut module, _) = module_with_f();
-    let mut sig = module.make_signature();
-    sig.returns.push(AbiParam::new(I64));
-    let local = module
-        .declare_function("local", Linkage::Local, &sig)
-        .unwrap();
-    let mut ctx = module.make_context();
-    ctx.func.signature = sig;
-    let mut builder_ctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(&mut ctx.func, &mut builder_ctx);
-    let block = b.create_block();
-    b.switch_to_block(block);
-    let one = b.ins().iconst(I64, 1);
-    b.ins().return_(&[one]);
-    b.seal_all_blocks();
-    b.finalize();
-    module.define_function(local, &mut ctx).unwrap();
+    define_constant(&mut module, "local", Linkage::Local, 1);
     let product = module.finish().unwrap();
     assert_eq!(product.function_pc("f"), Some(0));
     assert_eq!(product.function_pc("local"), None);
