@@ -23,12 +23,19 @@ echo "using $("$CLANG" --version | head -n 1) ($(command -v "$CLANG")), $(wasm-l
 #  -mcpu=mvp: only the wasm 1.0 instruction set, so the output does not change with the
 #    defaults of newer clang releases (which turn on sign-ext, multivalue, reference types and
 #    bulk memory).
-#    MVP has no SIMD or threads; the sources use integers only, so no f32/f64 appears
-#    (check.mjs verifies both).
+#    MVP has no SIMD or threads (check.mjs verifies it). Only the float programs (mandelbrot,
+#    nbody, dot, spectral) use f32/f64; the others use integers only (check.mjs verifies both).
 #  -ffreestanding -fno-builtin -nostdlib: no libc; clang must not turn loops into calls to
 #    memcpy/memset that nothing defines (or that would call themselves).
 #  -O2: representative optimised code, as a real toolchain would hand to the compiler.
-cflags=(--target=wasm32 -mcpu=mvp -O2 -ffreestanding -fno-builtin -nostdlib -Wall -Wextra)
+#  -ffp-contract=off: every float operation is rounded on its own, as C's abstract machine
+#    says. Clang's default (`on`) contracts a*b+c into llvm.fmuladd even for wasm, which has no
+#    fused multiply-add, and then simplifies it as if unfused: 0 + x*y becomes x*y, which is
+#    -0 where the C expression gives +0. native.sh builds with the same flag.
+#  -fno-math-errno: __builtin_sqrt is the f64.sqrt instruction, never a call to a libm `sqrt`
+#    for errno's sake (clang's wasm32 default already; stated so it cannot change).
+cflags=(--target=wasm32 -mcpu=mvp -O2 -ffreestanding -fno-builtin -nostdlib -ffp-contract=off
+    -fno-math-errno -Wall -Wextra)
 
 # Link flags:
 #  --no-entry: a library-style module; exports come from export_name attributes in the sources.

@@ -1,14 +1,16 @@
 // check.mjs: checks the benchmark suite and the C examples on node's WebAssembly (V8).
 //
 // For every program in manifest.txt: the module (WAT compiled with wabt's wat2wasm, or the
-// committed .wasm) must validate, import nothing, export `run: () -> i64`, and contain no
-// floating-point, SIMD or atomic instruction; then `run()` must return the manifest's value.
-// Also checks kvstore's main() and service's refine/accumulate against their .expected files,
-// and recomputes five checksums with independent JavaScript (node crypto, BigInt, plain loops).
+// committed .wasm) must validate, import nothing, export `run: () -> i64`, and contain no SIMD
+// or atomic instruction, and no floating point either unless it is one of FLOAT_PROGRAMS (which
+// must use it); then `run()` must return the manifest's value. Also checks kvstore's main() and
+// service's refine/accumulate against their .expected files, and recomputes eleven checksums
+// with independent JavaScript (node crypto, BigInt, plain loops; for the float programs, JS
+// numbers, which are IEEE doubles, and Math.fround for float).
 //
 // The float/SIMD scan prints each module as text with wabt (every instruction, type and local
 // is spelled out there, names are left out) and rejects any line outside the data segments that
-// contains "f32", "f64", "v128" or "atomic".
+// contains "v128" or "atomic", or (outside FLOAT_PROGRAMS) "f32" or "f64".
 //
 // Usage: node check.mjs [--interp] [--count] [--print]
 //   --interp  also runs every module on wabt's own interpreter (wasm-interp): a second engine.
@@ -99,17 +101,28 @@ function moduleText(bytes) {
   }
 }
 
-// Returns the offending lines: anything mentioning a float or vector type (f32.add, i32.trunc_f32_s,
-// (local f64), v128.load ...) or an atomic operator. Data segments are skipped: bytes are not code.
-function forbiddenInstructions(text) {
+// The programs that compute in floating point (the soft-float runtime's workload).
+const FLOAT_PROGRAMS = new Set(["mandelbrot", "nbody", "dot", "spectral"]);
+
+// The module's code lines (data segments are skipped: bytes are not code) that match `pattern`.
+function codeLines(text, pattern) {
   return text
     .split("\n")
     .filter((line) => !/^\s*\(data\b/.test(line))
-    .filter((line) => /f32|f64|v128|atomic/.test(line));
+    .filter((line) => pattern.test(line));
+}
+
+// Returns the offending lines: anything mentioning a vector type (v128.load ...) or an atomic
+// operator, and unless floats are allowed a float type (f32.add, i32.trunc_f32_s, (local f64)).
+function forbiddenInstructions(text, floats) {
+  return codeLines(text, floats ? /v128|atomic/ : /f32|f64|v128|atomic/);
 }
 
 // Instructions the suite is meant to exercise; reported per module.
-const FEATURES = ["call_indirect", "br_table", "memory.copy", "memory.fill", "global.set", "i64.mul"];
+const FEATURES = [
+  "call_indirect", "br_table", "memory.copy", "memory.fill", "global.set", "i64.mul",
+  "f64.div", "f64.sqrt", "f32.mul", "f64.promote_f32", "f32.demote_f64", "i32.trunc_f64_s",
+];
 
 // Returns the compiled module, or null (after reporting why) when it must not be run.
 function checkModule(name, bytes, text) {
@@ -121,8 +134,10 @@ function checkModule(name, bytes, text) {
   const module = new WebAssembly.Module(bytes);
   const imports = WebAssembly.Module.imports(module);
   if (imports.length) fail(`${name}: imports ${imports.map((i) => `${i.module}.${i.name}`).join(", ")}`);
-  const bad = forbiddenInstructions(text);
+  const floats = FLOAT_PROGRAMS.has(name);
+  const bad = forbiddenInstructions(text, floats);
   if (bad.length) fail(`${name}: float/SIMD/atomic code:\n${bad.slice(0, 5).join("\n")}`);
+  if (floats && !codeLines(text, /f32|f64/).length) fail(`${name}: listed as a float program, has no float code`);
   return failures === before ? module : null;
 }
 
@@ -182,6 +197,24 @@ function xorshift64(state) {
     return x;
   };
 }
+
+// The float programs' checksums (bench.h): bits of doubles and floats folded FNV-style.
+const scratch = new DataView(new ArrayBuffer(8));
+function bits64(x) {
+  scratch.setFloat64(0, x);
+  return scratch.getBigUint64(0);
+}
+function bits32(x) {
+  scratch.setFloat32(0, x);
+  return BigInt(scratch.getUint32(0));
+}
+function fold(hash, value) {
+  const h = u64((hash ^ value) * 0x100000001b3n);
+  return h ^ (h >> 29n);
+}
+// JS arithmetic is IEEE double; a float operation is the double operation rounded to float
+// (Math.fround), exact for + - * / of floats because a double has more than 2 * 24 + 2 bits.
+const fr = Math.fround;
 
 const ORACLES = {
   fib() {
@@ -254,6 +287,145 @@ const ORACLES = {
       message[i] = x >>> 24;
     }
     return i64(createHash("blake2s256").update(message).digest().readBigUInt64LE(0));
+  },
+  mandelbrot() {
+    let hash = 0n, total = 0n;
+    for (let row = 0; row < 16; row++) {
+      const ci = -1.2 + row * 0.15;
+      for (let col = 0; col < 24; col++) {
+        const cr = -2.1 + col * 0.125;
+        let zr = 0, zi = 0, zr2 = 0, zi2 = 0, n = 0;
+        while (n < 32 && zr2 + zi2 <= 4) {
+          zi = 2 * zr * zi + ci;
+          zr = zr2 - zi2 + cr;
+          zr2 = zr * zr;
+          zi2 = zi * zi;
+          n++;
+        }
+        hash = fold(fold(fold(hash, BigInt(n)), bits64(zr)), bits64(zi));
+        total += BigInt(n);
+      }
+    }
+    return i64(hash ^ u64(total << 48n));
+  },
+  nbody() {
+    const PI = 3.141592653589793, SOLAR_MASS = 4 * PI * PI, DAYS = 365.24;
+    const body = (x, y, z, vx, vy, vz, mass) => ({ x, y, z, vx: vx * DAYS, vy: vy * DAYS, vz: vz * DAYS, mass: mass * SOLAR_MASS });
+    const bodies = [
+      { x: 0, y: 0, z: 0, vx: 0, vy: 0, vz: 0, mass: SOLAR_MASS },
+      body(4.8414314424647209, -1.16032004402742839, -1.03622044471123109e-1, 1.66007664274403694e-3,
+        7.69901118419740425e-3, -6.90460016972063023e-5, 9.54791938424326609e-4),
+      body(8.34336671824457987, 4.12479856412430479, -4.03523417114321381e-1, -2.76742510726862411e-3,
+        4.99852801234917238e-3, 2.30417297573763929e-5, 2.85885980666130812e-4),
+      body(1.2894369562139131e1, -1.51111514016986312e1, -2.23307578892655734e-1, 2.96460137564761618e-3,
+        2.3784717395948095e-3, -2.96589568540237556e-5, 4.36624404335156298e-5),
+      body(1.53796971148509165e1, -2.59193146099879641e1, 1.79258772950371181e-1, 2.68067772490389322e-3,
+        1.62824170038242295e-3, -9.5159225451971587e-5, 5.15138902046611451e-5),
+    ];
+    let px = 0, py = 0, pz = 0;
+    for (const b of bodies) {
+      px += b.vx * b.mass;
+      py += b.vy * b.mass;
+      pz += b.vz * b.mass;
+    }
+    Object.assign(bodies[0], { vx: -px / SOLAR_MASS, vy: -py / SOLAR_MASS, vz: -pz / SOLAR_MASS });
+    const energy = () => {
+      let e = 0;
+      bodies.forEach((b, i) => {
+        e += 0.5 * b.mass * (b.vx * b.vx + b.vy * b.vy + b.vz * b.vz);
+        for (const c of bodies.slice(i + 1)) {
+          const dx = b.x - c.x, dy = b.y - c.y, dz = b.z - c.z;
+          e -= (b.mass * c.mass) / Math.sqrt(dx * dx + dy * dy + dz * dz);
+        }
+      });
+      return e;
+    };
+    let hash = fold(0n, bits64(energy()));
+    const dt = 0.01;
+    for (let step = 0; step < 60; step++) {
+      bodies.forEach((b, i) => {
+        for (const c of bodies.slice(i + 1)) {
+          const dx = b.x - c.x, dy = b.y - c.y, dz = b.z - c.z;
+          const d2 = dx * dx + dy * dy + dz * dz;
+          const mag = dt / (d2 * Math.sqrt(d2));
+          b.vx -= dx * c.mass * mag;
+          b.vy -= dy * c.mass * mag;
+          b.vz -= dz * c.mass * mag;
+          c.vx += dx * b.mass * mag;
+          c.vy += dy * b.mass * mag;
+          c.vz += dz * b.mass * mag;
+        }
+      });
+      for (const b of bodies) {
+        b.x += dt * b.vx;
+        b.y += dt * b.vy;
+        b.z += dt * b.vz;
+      }
+    }
+    hash = fold(hash, bits64(energy()));
+    for (const b of bodies) for (const v of [b.x, b.y, b.z, b.vx, b.vy, b.vz]) hash = fold(hash, bits64(v));
+    return i64(hash);
+  },
+  dot() {
+    let seed = 0x2545f491;
+    const next = () => {
+      seed = (seed ^ (seed << 13)) >>> 0;
+      seed = (seed ^ (seed >>> 17)) >>> 0;
+      seed = (seed ^ (seed << 5)) >>> 0;
+      return (seed >>> 11) - (1 << 20);
+    };
+    const n = 512, m = 16;
+    const xd = [], yd = [], xf = [], yf = [];
+    for (let i = 0; i < n; i++) {
+      xd.push(next() * 0.001);
+      yd.push(next() * 0.37);
+      xf.push(fr(xd[i]));
+      yf.push(fr(fr(next()) * fr(0.3)));
+    }
+    let sd = 0, sf = 0, sm = 0;
+    for (let i = 0; i < n; i++) {
+      sd += xd[i] * yd[i];
+      sf = fr(sf + fr(xf[i] * yf[i]));
+      sm += xf[i] * yd[i];
+    }
+    const ad = [], af = [], bd = [], bf = [];
+    for (let i = 0; i < m; i++) {
+      ad.push(Array.from({ length: m }, () => next() * 2 ** -25));
+      af.push(ad[i].map(fr));
+      bd.push(next() * 1e-6);
+      bf.push(fr(bd[i]));
+    }
+    let vd = new Array(m).fill(0), vf = new Array(m).fill(0);
+    for (let step = 0; step < 12; step++) {
+      vd = bd.map((d, i) => ad[i].reduce((sum, a, j) => sum + a * vd[j], d));
+      vf = bf.map((f, i) => af[i].reduce((sum, a, j) => fr(sum + fr(a * vf[j])), f));
+    }
+    let hash = fold(fold(fold(0n, bits64(sd)), bits32(sf)), bits64(sm));
+    for (let i = 0; i < m; i++) {
+      hash = fold(fold(hash, bits64(vd[i])), bits32(vf[i]));
+      hash = fold(hash, BigInt.asUintN(32, BigInt(Math.trunc(vd[i] * 1e6))));
+    }
+    return i64(hash);
+  },
+  spectral() {
+    const n = 20;
+    const a = (i, j) => 1 / (((i + j) * (i + j + 1)) / 2 + i + 1);
+    const times = (x, transposed) =>
+      x.map((_, i) => x.reduce((sum, xj, j) => sum + (transposed ? a(j, i) : a(i, j)) * xj, 0));
+    const timesAtA = (x) => times(times(x, false), true);
+    let u = new Array(n).fill(1), v;
+    for (let step = 0; step < 6; step++) {
+      v = timesAtA(u);
+      u = timesAtA(v);
+    }
+    let uv = 0, vv = 0;
+    for (let i = 0; i < n; i++) {
+      uv += u[i] * v[i];
+      vv += v[i] * v[i];
+    }
+    let hash = fold(0n, bits64(Math.sqrt(uv / vv)));
+    for (let i = 0; i < n; i++) hash = fold(fold(hash, bits64(u[i])), bits64(v[i]));
+    return i64(hash);
   },
 };
 

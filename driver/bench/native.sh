@@ -23,9 +23,16 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 
 # native SOURCE: builds and runs SOURCE, printing its output.
+# The float programs need IEEE 754 arithmetic with every operation rounded on its own, as the
+# wasm builds have it: x86-64 does double and float in SSE2 (exact IEEE, no x87 excess
+# precision), -ffp-contract=off forbids fused multiply-adds (build.sh passes it too),
+# -fno-fast-math keeps every other IEEE rule, and -fno-math-errno makes __builtin_sqrt the
+# sqrtsd instruction rather than a libm call. UBSan also checks what would trap in wasm:
+# float-to-integer conversions out of range and float division by zero (not in its defaults).
 native() {
     local exe="$work/$(basename "$1" .c)"
-    "$CC" -std=c11 -O2 -DNATIVE -Wall -Wextra -Werror -fsanitize=undefined,address \
+    "$CC" -std=c11 -O2 -DNATIVE -Wall -Wextra -Werror -ffp-contract=off -fno-fast-math \
+        -fno-math-errno -fsanitize=undefined,float-cast-overflow,float-divide-by-zero,address \
         -fno-sanitize-recover=all -I "$bench/suite" -o "$exe" "$1"
     "$exe"
 }

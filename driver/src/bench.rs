@@ -12,10 +12,17 @@
 //! compile time (median of three compiles) and whether the result is the expected one. Any
 //! failure (a program that does not compile or run, or a wrong result) is marked on its row and
 //! makes the exit status 1.
+//!
+//! A second table (unless `--no-runtime`) has one row per soft-float runtime routine: the code
+//! bytes it adds to a program and its gas per call over a fixed operand set ([`runtime`]), and
+//! the whole runtime's size. A routine that fails to compile, or traps, fails the same way.
+
+mod runtime;
 
 use crate::run::model_name;
 use crate::source::{self, shown, CompileFlags, Compiled, EntryDefaults, Source};
 use anyhow::{anyhow, bail, Context, Result};
+use pvm_backend::softfloat::Routine;
 use pvm_isa::Flavour;
 use pvm_machine::{DefaultHost, GasModel, MachineError, RunConfig};
 use pvm_wasm::instance::{InvokeError, Outcome, Value, WasmInstance};
@@ -38,6 +45,9 @@ pub struct BenchArgs {
     /// Gas each run starts with.
     #[arg(long, default_value_t = RunConfig::DEFAULT_GAS)]
     pub gas: i64,
+    /// Leave out the soft-float runtime's table.
+    #[arg(long)]
+    pub no_runtime: bool,
     #[command(flatten)]
     pub flags: CompileFlags,
 }
@@ -274,14 +284,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         }
         json_rows.push(json);
     }
+    let runtime = (!args.no_runtime).then(|| runtime_report(args.isa));
+    let runtime_failures = runtime.as_ref().map_or(0, |r| r.failures);
     if args.json {
-        let out = serde_json::json!({
+        let mut out = serde_json::json!({
             "isa": args.isa.to_string(),
             "blob": "JAM service blob (SPI program, empty metadata)",
             "regalloc_checker": cfg!(debug_assertions),
             "programs": json_rows,
             "failed": failures,
         });
+        if let Some(runtime) = runtime {
+            out["runtime"] = runtime.json;
+        }
         crate::print_out(&(serde_json::to_string_pretty(&out)? + "\n"))?;
     } else {
         table += &format!(
@@ -295,13 +310,98 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 ""
             }
         );
+        if let Some(runtime) = runtime {
+            table += "\n";
+            table += &runtime.table;
+        }
         crate::print_out(&table)?;
     }
-    Ok(if failures == 0 {
+    Ok(if failures + runtime_failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The runtime's table, its JSON and how many measurements failed (routines, and the total).
+struct RuntimeReport {
+    table: String,
+    json: serde_json::Value,
+    failures: usize,
+}
+
+/// Measures the soft-float runtime for `flavour` (see [`runtime`]).
+fn runtime_report(flavour: Flavour) -> RuntimeReport {
+    let measured = runtime::measure_all(flavour);
+    let mut table = format!(
+        "{:<20} {:>8} {:>9} {:>8} {:>8}\n",
+        "routine", "code B", "gas avg", "gas min", "gas max"
+    );
+    let mut json_rows = Vec::new();
+    let mut failures = 0;
+    for (routine, row) in Routine::all().iter().zip(&measured.rows) {
+        match row {
+            Ok(row) => {
+                let calls: Vec<String> = row.calls.iter().map(Routine::to_string).collect();
+                let includes = if calls.is_empty() {
+                    String::new()
+                } else {
+                    format!("  includes {}", calls.join(", "))
+                };
+                table += &format!(
+                    "{:<20} {:>8} {:>9.1} {:>8} {:>8}{includes}\n",
+                    routine.to_string(),
+                    row.code_bytes,
+                    row.gas_avg,
+                    row.gas_min,
+                    row.gas_max
+                );
+                json_rows.push(serde_json::json!({
+                    "name": routine.to_string(),
+                    "code_bytes": row.code_bytes,
+                    "calls": calls,
+                    "gas_avg": row.gas_avg,
+                    "gas_min": row.gas_min,
+                    "gas_max": row.gas_max,
+                    "ok": true,
+                }));
+            }
+            Err(e) => {
+                failures += 1;
+                let message = format!("{e:#}");
+                table += &format!("{:<20} FAILED: {message}\n", routine.to_string());
+                json_rows.push(serde_json::json!({
+                    "name": routine.to_string(),
+                    "ok": false,
+                    "error": message,
+                }));
+            }
+        }
+    }
+    let total = match &measured.total_code_bytes {
+        Ok(bytes) => bytes.to_string(),
+        Err(e) => format!("FAILED: {e:#}"),
+    };
+    table += &format!(
+        "{:<20} {total:>8}  (every routine linked into one program)\n\
+         {} routines, {failures} failed ({flavour}; code B: bytes the routine, with any routine \
+         it calls, adds to a program's code blob; gas: naive model, from the routine's entry \
+         through its return, over {} operand tuples, driver/bench/README.md)\n",
+        "runtime total",
+        Routine::all().len(),
+        runtime::OPERANDS,
+    );
+    let json = serde_json::json!({
+        "operands": runtime::operand_mix(),
+        "routines": json_rows,
+        "total_code_bytes": measured.total_code_bytes.as_ref().ok(),
+        "failed": failures,
+    });
+    RuntimeReport {
+        table,
+        json,
+        failures: failures + usize::from(measured.total_code_bytes.is_err()),
+    }
 }
 
 #[cfg(test)]

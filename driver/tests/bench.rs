@@ -1,7 +1,9 @@
 //! `cranelift-pvm bench` on a small manifest of its own: the table, the JSON, and a wrong
-//! expected result marked loudly with exit status 1.
+//! expected result marked loudly with exit status 1; the soft-float runtime's table; and the
+//! whole suite, float programs included, giving the manifest's results.
 
 use assert_cmd::Command;
+use pvm_backend::softfloat::Routine;
 use std::path::Path;
 
 const FIB: &str = r#"
@@ -35,9 +37,10 @@ fn suite(manifest: &str) -> tempfile::TempDir {
     dir
 }
 
+/// `bench DIR` without the runtime's table (see `the_runtime_table_has_every_routine`).
 fn bench(dir: &Path, json: bool) -> Command {
     let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
-    cmd.arg("bench").arg(dir);
+    cmd.arg("bench").arg(dir).arg("--no-runtime");
     if json {
         cmd.arg("--json");
     }
@@ -109,6 +112,86 @@ fn table_and_json_report_each_program() {
     }
     assert!(fib["compile_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(json["programs"][1]["result"], 4950);
+    assert!(json.get("runtime").is_none(), "--no-runtime");
+}
+
+/// Runs `bench` (with the runtime's table) on a one-program suite.
+fn bench_with_runtime(json: bool) -> std::process::Output {
+    let dir = suite("sum more/sum.wat 4950\n");
+    let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
+    cmd.arg("bench").arg(dir.path());
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.assert().success().get_output().clone()
+}
+
+#[test]
+fn the_runtime_table_has_every_routine() {
+    let routines: Vec<String> = Routine::all().iter().map(Routine::to_string).collect();
+    let out = bench_with_runtime(true);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runtime = &json["runtime"];
+    assert_eq!(runtime["failed"], 0, "{runtime}");
+    let rows = runtime["routines"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, routines);
+    let mut sum = 0;
+    for row in rows {
+        assert_eq!(row["ok"], true, "{row}");
+        let bytes = row["code_bytes"].as_u64().unwrap();
+        let (min, avg, max) = (
+            row["gas_min"].as_u64().unwrap(),
+            row["gas_avg"].as_f64().unwrap(),
+            row["gas_max"].as_u64().unwrap(),
+        );
+        // Every routine is code and runs at least its return; the mean lies within the range.
+        assert!(bytes > 0 && min > 0, "{row}");
+        assert!(min as f64 <= avg && avg <= max as f64, "{row}");
+        sum += bytes;
+    }
+    // All routines in one program: their sizes add up, up to the bitmask's rounding to bytes
+    // (one per routine at most).
+    let total = runtime["total_code_bytes"].as_u64().unwrap();
+    assert!(
+        total <= sum && total + rows.len() as u64 >= sum,
+        "{total} vs {sum}"
+    );
+    assert!(runtime["operands"]
+        .as_str()
+        .unwrap()
+        .starts_with("1000 operand tuples"));
+
+    // The operand set is fixed: a second run measures the same.
+    let again: serde_json::Value =
+        serde_json::from_slice(&bench_with_runtime(true).stdout).unwrap();
+    assert_eq!(again["runtime"], *runtime);
+
+    // The table: the programs', a blank line, then one row per routine and the total.
+    let table = String::from_utf8(bench_with_runtime(false).stdout).unwrap();
+    let runtime_table = table.split("\n\n").nth(1).expect("a second table");
+    let lines: Vec<&str> = runtime_table.lines().collect();
+    assert!(lines[0].starts_with("routine"), "{table}");
+    for (line, row) in lines[1..].iter().zip(rows) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words[0], row["name"], "{line}");
+        assert_eq!(words[1], row["code_bytes"].to_string(), "{line}");
+        assert_eq!(
+            words[2],
+            format!("{:.1}", row["gas_avg"].as_f64().unwrap()),
+            "{line}"
+        );
+    }
+    let total_line: Vec<&str> = lines[1 + rows.len()].split_whitespace().collect();
+    assert_eq!(
+        total_line[..3],
+        ["runtime", "total", &total.to_string()],
+        "{table}"
+    );
+    assert!(
+        lines[2 + rows.len()].starts_with(&format!("{} routines, 0 failed (jam-v1;", rows.len())),
+        "{table}"
+    );
 }
 
 #[test]
@@ -166,6 +249,14 @@ fn the_suite_gives_every_expected_result() {
         assert_eq!(program["result"], program["expected"], "{program}");
     }
     assert_eq!(json["failed"], 0);
+    // The float programs are there: their checksums fold the bits of double and float results,
+    // so the soft-float runtime must be exact for them to match.
+    for float in ["mandelbrot", "nbody", "dot", "spectral"] {
+        assert!(
+            programs.iter().any(|p| p["name"] == float),
+            "{float} missing"
+        );
+    }
     assert!(out.status.success());
     // One row per manifest line.
     let manifest = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();

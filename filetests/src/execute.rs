@@ -11,6 +11,7 @@
 //! machine. [`Executable::new`] and [`execute`] do it all for a single function.
 
 use cranelift_codegen::data_value::DataValue;
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{types, Function, Signature, Type};
 use pvm_backend::link::{FunctionCode, LinkOptions, Linker, Symbol};
 use pvm_backend::{abi, compile_function_code, CompileError, Options};
@@ -70,6 +71,9 @@ fn to_words(value: &DataValue) -> Result<Vec<u64>, ExecuteError> {
         DataValue::I32(v) => vec![v as i64 as u64],
         DataValue::I64(v) => vec![v as u64],
         DataValue::I128(v) => vec![v as u64, (v >> 64) as u64],
+        // Floats travel as the integers of their width (see `pvm_backend::softfloat`).
+        DataValue::F32(v) => vec![v.bits() as i32 as i64 as u64],
+        DataValue::F64(v) => vec![v.bits()],
         ref other => return Err(ExecuteError::Type(other.ty())),
     })
 }
@@ -81,6 +85,8 @@ fn from_words(ty: Type, words: &mut impl Iterator<Item = u64>) -> Result<DataVal
         types::I16 => DataValue::I16(next()? as i16),
         types::I32 => DataValue::I32(next()? as i32),
         types::I64 => DataValue::I64(next()? as i64),
+        types::F32 => DataValue::F32(Ieee32::with_bits(next()? as u32)),
+        types::F64 => DataValue::F64(Ieee64::with_bits(next()?)),
         types::I128 => {
             let lo = next()?;
             let hi = next()?;

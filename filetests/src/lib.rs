@@ -30,6 +30,7 @@
 
 pub mod execute;
 mod file;
+pub mod floatgen;
 pub mod generate;
 mod header;
 mod precise;

@@ -3,9 +3,7 @@
 //!
 //! Every directive is counted exactly once: passed, failed (with its 1-based line and why) or
 //! skipped (with a reason, grouped in [`FileReport::skip_reasons`]). What is skipped, and why:
-//! - anything with floating point (arguments, expected results, or a call that reaches a
-//!   function `pvm-wasm` replaced by a trapping stub because it uses floats): [`NEEDS_FLOATS`];
-//!   other functions the backend refuses (a tail call it cannot make) are stubs too, and calls
+//! - functions the backend refuses (a tail call it cannot make) are trapping stubs, and calls
 //!   reaching them are skipped with the backend's reason;
 //! - modules are not linked (a PVM program is one instance): a function imported from a module
 //!   other than `spectest` is a trapping stub, and a call that reaches it is skipped; a module
@@ -13,15 +11,22 @@
 //!   is, from then on, the module it imports from (it could have changed that module's state);
 //!   `register` itself;
 //! - after a bare `invoke` is skipped, its module: later directives depend on its effects;
-//! - `get` of exported globals, `assert_unlinkable`, and directives this runner does not know.
+//! - `get` of exported globals, `assert_unlinkable`, `v128`, and directives this runner does
+//!   not know.
 //!
 //! Semantics kept:
 //! - each module runs in a fresh [`WasmInstance`]; assertions apply to the most recent module or
 //!   to the one named by `$id`; a module that failed to compile or instantiate makes every
 //!   directive on it fail (it should have worked);
-//! - `assert_return` compares integers exactly; `ref.null` is `Value::Ref(0)`; `ref.extern N`
-//!   is passed and compared as `Value::Ref(N + 1)` so that 0 stays null; `ref.func` is any
-//!   non-null reference;
+//! - `assert_return` compares as the spec's reference interpreter does: integers exactly;
+//!   floats exactly by their bits (so `-0` is not `+0`, and a NaN literal wants exactly that
+//!   NaN); `nan:canonical` is either sign's canonical NaN and nothing else (f32 `0x7fc00000`,
+//!   f64 `0x7ff8000000000000`, with or without the sign bit); `nan:arithmetic` is any NaN
+//!   with the quiet bit (the mantissa's top bit) set, of either sign; `either` is any of its
+//!   options; `ref.null` is `Value::Ref(0)`; `ref.extern N` is passed and compared as
+//!   `Value::Ref(N + 1)` so that 0 stays null; `ref.func` is any non-null reference;
+//! - arguments are passed as [`Value`]s: floats as their bits ([`WasmInstance`] puts an `f32`
+//!   in its register as the backend holds it, sign-extended like an `i32`);
 //! - `assert_trap` wants a trap (a PVM panic or page fault); in module form, compilation must
 //!   report that instantiation traps ([`WasmError::Instantiation`]) or the start function must
 //!   trap; `assert_exhaustion` wants a page fault (stack overflow faults on the guard zone);
@@ -39,14 +44,11 @@ use pvm_machine::{Exit, Host, HostAction, HostContext, RunConfig, GROW_HEAP_HOST
 use pvm_wasm::instance::{InvokeError, Outcome, Value, WasmInstance};
 use pvm_wasm::{compile, ImportMap, ImportTarget, WasmError, WasmOptions, WasmProgram};
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use wast::core::{WastArgCore, WastRetCore};
+use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
-
-/// The skip reason of anything that needs floating point (issue 6).
-pub const NEEDS_FLOATS: &str = "needs floats";
 
 /// The gas each call (and each start function) may use.
 pub const GAS_PER_CALL: i64 = 1 << 30;
@@ -65,13 +67,6 @@ pub struct FileReport {
     pub skipped: usize,
     /// Skipped directives by reason.
     pub skip_reasons: BTreeMap<String, usize>,
-}
-
-impl FileReport {
-    /// Skipped directives that need floating point.
-    pub fn float_skips(&self) -> usize {
-        self.skip_reasons.get(NEEDS_FLOATS).copied().unwrap_or(0)
-    }
 }
 
 /// Runs the `.wast` file at `path`, compiling for `flavour`. A file that cannot be read or
@@ -332,16 +327,14 @@ impl<'p> Runner<'_, 'p> {
         let read_error =
             |e: wasmparser::BinaryReaderError| Ok(Verdict::Fail(format!("does not read: {e}")));
         let wasm = link_spectest(wasm).map_err(read_error)?;
-        let scan = scan(&wasm).map_err(read_error)?;
+        let imports = imports(&wasm).map_err(read_error)?;
         let foreign = |import: &&Import| import.module != "spectest";
-        let exporters: Vec<String> = scan
-            .imports
+        let exporters: Vec<String> = imports
             .iter()
             .filter(foreign)
             .map(|i| i.module.clone())
             .collect();
-        if let Some(import) = scan
-            .imports
+        if let Some(import) = imports
             .iter()
             .filter(foreign)
             .find(|i| i.kind != ImportKind::Func)
@@ -354,9 +347,9 @@ impl<'p> Runner<'_, 'p> {
             self.taint(&exporters);
             return Err(Ok(Verdict::Skip(reason)));
         }
-        let mut options = self.options(&scan.imports, false);
+        let mut options = self.options(&imports, false);
         let mut stubbed = BTreeMap::new();
-        let funcs = scan.imports.iter().filter(|i| i.kind == ImportKind::Func);
+        let funcs = imports.iter().filter(|i| i.kind == ImportKind::Func);
         for (index, import) in funcs.enumerate() {
             if foreign(&import) {
                 options
@@ -372,7 +365,7 @@ impl<'p> Runner<'_, 'p> {
             }
         }
         let program = compile(&wasm, &options).map_err(Err)?;
-        stubbed.extend(stub_reasons(&program, &scan.float_funcs));
+        stubbed.extend(stub_reasons(&program));
         let cell = &self.programs[self.next_program];
         self.next_program += 1;
         Ok(cell.get_or_init(|| Compiled {
@@ -563,8 +556,9 @@ impl<'p> Runner<'_, 'p> {
                     Verdict::Pass
                 } else {
                     Verdict::Fail(format!(
-                        "`{}` returned {values:?}, expected {expected:?}",
-                        invoke.name
+                        "`{}` returned {:?}, expected {expected:?}",
+                        invoke.name,
+                        shown(&values)
                     ))
                 }
             }
@@ -581,8 +575,9 @@ impl<'p> Runner<'_, 'p> {
                 call.name
             )),
             Ok((Outcome::Returned(values), _)) => Verdict::Fail(format!(
-                "`{}` returned {values:?}, expected `{message}`",
-                call.name
+                "`{}` returned {:?}, expected `{message}`",
+                call.name,
+                shown(&values)
             )),
         }
     }
@@ -593,8 +588,9 @@ impl<'p> Runner<'_, 'p> {
                 Err(verdict) => verdict,
                 Ok((Outcome::Trapped(_), _)) => Verdict::Pass,
                 Ok((Outcome::Returned(values), _)) => Verdict::Fail(format!(
-                    "`{}` returned {values:?}, expected a trap `{message}`",
-                    invoke.name
+                    "`{}` returned {:?}, expected a trap `{message}`",
+                    invoke.name,
+                    shown(&values)
                 )),
             },
             WastExecute::Get { .. } => Verdict::Skip("get (exported globals)".into()),
@@ -634,7 +630,7 @@ impl<'p> Runner<'_, 'p> {
         let Ok(wasm) = encode(module) else {
             return Verdict::Pass;
         };
-        let imports = scan(&wasm).map(|s| s.imports).unwrap_or_default();
+        let imports = imports(&wasm).unwrap_or_default();
         let options = self.options(&imports, true);
         match compile(&wasm, &options) {
             Err(_) => Verdict::Pass,
@@ -795,7 +791,7 @@ fn spectest_imports(flavour: Flavour) -> ImportMap {
     map
 }
 
-/// An argument as a wasm value; floats and host references are skips.
+/// An argument as a wasm value (a float as its bits); `v128` and host references are skips.
 fn arg_value(arg: &WastArg) -> Result<Value, Verdict> {
     let WastArg::Core(arg) = arg else {
         return Err(Verdict::Skip("component-model values".into()));
@@ -803,9 +799,8 @@ fn arg_value(arg: &WastArg) -> Result<Value, Verdict> {
     Ok(match arg {
         WastArgCore::I32(v) => Value::I32(*v),
         WastArgCore::I64(v) => Value::I64(*v),
-        WastArgCore::F32(_) | WastArgCore::F64(_) => {
-            return Err(Verdict::Skip(NEEDS_FLOATS.into()))
-        }
+        WastArgCore::F32(v) => Value::F32(v.bits),
+        WastArgCore::F64(v) => Value::F64(v.bits),
         WastArgCore::RefNull(_) => Value::Ref(0),
         WastArgCore::RefExtern(n) => Value::Ref(u64::from(*n) + 1),
         WastArgCore::V128(_) => return Err(Verdict::Skip("v128".into())),
@@ -813,11 +808,41 @@ fn arg_value(arg: &WastArg) -> Result<Value, Verdict> {
     })
 }
 
+/// A float type, for the NaN patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FloatType {
+    F32,
+    F64,
+}
+
+impl FloatType {
+    /// The bits of `value` without the sign bit, if it is a float of this type.
+    fn magnitude(self, value: &Value) -> Option<u64> {
+        match (self, value) {
+            (FloatType::F32, Value::F32(bits)) => Some(u64::from(bits & 0x7fff_ffff)),
+            (FloatType::F64, Value::F64(bits)) => Some(bits & !(1 << 63)),
+            _ => None,
+        }
+    }
+
+    /// The positive canonical NaN: the exponent all ones and, of the mantissa, only the quiet
+    /// bit (its top bit). A magnitude with all these bits set is therefore a quiet NaN.
+    fn canonical_nan(self) -> u64 {
+        match self {
+            FloatType::F32 => 0x7fc0_0000,
+            FloatType::F64 => 0x7ff8_0000_0000_0000,
+        }
+    }
+}
+
 /// An expected result.
-#[derive(Debug)]
 enum Expected {
-    /// Exactly this value.
+    /// Exactly this value (floats bit for bit).
     Exact(Value),
+    /// `nan:canonical`: the canonical NaN of either sign.
+    CanonicalNan(FloatType),
+    /// `nan:arithmetic`: a quiet NaN of either sign, any payload.
+    ArithmeticNan(FloatType),
     /// Any non-null reference.
     NonNull,
     /// Any of these.
@@ -828,10 +853,44 @@ impl Expected {
     fn matches(&self, value: &Value) -> bool {
         match self {
             Expected::Exact(expected) => expected == value,
+            Expected::CanonicalNan(ty) => ty.magnitude(value) == Some(ty.canonical_nan()),
+            Expected::ArithmeticNan(ty) => ty
+                .magnitude(value)
+                .is_some_and(|m| m & ty.canonical_nan() == ty.canonical_nan()),
             Expected::NonNull => matches!(value, Value::Ref(r) if *r != 0),
             Expected::Either(options) => options.iter().any(|e| e.matches(value)),
         }
     }
+}
+
+impl std::fmt::Debug for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expected::Exact(value) => write!(f, "{:?}", Shown(value)),
+            Expected::CanonicalNan(ty) => write!(f, "{ty:?}(nan:canonical)"),
+            Expected::ArithmeticNan(ty) => write!(f, "{ty:?}(nan:arithmetic)"),
+            Expected::NonNull => write!(f, "non-null reference"),
+            Expected::Either(options) => write!(f, "either {options:?}"),
+        }
+    }
+}
+
+/// A value as failure messages show it: a float as its bits in hex and the number they are.
+struct Shown<'v>(&'v Value);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self.0 {
+            Value::F32(bits) => write!(f, "F32({bits:#010x} = {:?})", f32::from_bits(bits)),
+            Value::F64(bits) => write!(f, "F64({bits:#018x} = {:?})", f64::from_bits(bits)),
+            ref other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// `values` as failure messages show them.
+fn shown(values: &[Value]) -> Vec<Shown<'_>> {
+    values.iter().map(Shown).collect()
 }
 
 fn expectation(ret: &WastRet) -> Result<Expected, Verdict> {
@@ -845,8 +904,11 @@ fn core_expectation(ret: &WastRetCore) -> Result<Expected, Verdict> {
     Ok(match ret {
         WastRetCore::I32(v) => Expected::Exact(Value::I32(*v)),
         WastRetCore::I64(v) => Expected::Exact(Value::I64(*v)),
-        WastRetCore::F32(_) | WastRetCore::F64(_) => {
-            return Err(Verdict::Skip(NEEDS_FLOATS.into()))
+        WastRetCore::F32(pattern) => {
+            float_expectation(pattern, FloatType::F32, |v| Value::F32(v.bits))
+        }
+        WastRetCore::F64(pattern) => {
+            float_expectation(pattern, FloatType::F64, |v| Value::F64(v.bits))
         }
         WastRetCore::RefNull(_) => Expected::Exact(Value::Ref(0)),
         WastRetCore::RefExtern(Some(n)) => Expected::Exact(Value::Ref(u64::from(*n) + 1)),
@@ -860,6 +922,19 @@ fn core_expectation(ret: &WastRetCore) -> Result<Expected, Verdict> {
         WastRetCore::V128(_) => return Err(Verdict::Skip("v128".into())),
         _ => return Err(Verdict::Skip("GC references".into())),
     })
+}
+
+/// The expectation of a float result of type `ty`: a NaN pattern, or the literal's bits.
+fn float_expectation<T>(
+    pattern: &NanPattern<T>,
+    ty: FloatType,
+    value: impl Fn(&T) -> Value,
+) -> Expected {
+    match pattern {
+        NanPattern::CanonicalNan => Expected::CanonicalNan(ty),
+        NanPattern::ArithmeticNan => Expected::ArithmeticNan(ty),
+        NanPattern::Value(v) => Expected::Exact(value(v)),
+    }
 }
 
 /// The kinds of import the runner tells apart.
@@ -888,113 +963,33 @@ struct Import {
     kind: ImportKind,
 }
 
-/// What the runner reads from a module before compiling it.
-#[derive(Debug, Default)]
-struct Scan {
-    imports: Vec<Import>,
-    /// Functions (by index, imports included) that use floating point: in their type, locals
-    /// or instructions, or by calling a function whose type has floats.
-    float_funcs: BTreeSet<u32>,
-}
-
-fn has_float(types: &[wasmparser::ValType]) -> bool {
-    types
-        .iter()
-        .any(|t| matches!(t, wasmparser::ValType::F32 | wasmparser::ValType::F64))
-}
-
-/// Reads a module's imports and which of its functions use floats.
-fn scan(wasm: &[u8]) -> Result<Scan, wasmparser::BinaryReaderError> {
-    use wasmparser::{CompositeInnerType, Operator, Payload, TypeRef};
-    let mut scan = Scan::default();
-    let mut float_types: Vec<bool> = Vec::new();
-    let mut func_types: Vec<u32> = Vec::new();
-    let mut next_body = 0u32;
-    let mut imported_funcs = 0u32;
+/// A module's imports.
+fn imports(wasm: &[u8]) -> Result<Vec<Import>, wasmparser::BinaryReaderError> {
+    use wasmparser::{Payload, TypeRef};
+    let mut imports = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        match payload? {
-            Payload::TypeSection(reader) => {
-                for group in reader {
-                    for ty in group?.into_types() {
-                        float_types.push(match &ty.composite_type.inner {
-                            CompositeInnerType::Func(f) => {
-                                has_float(f.params()) || has_float(f.results())
-                            }
-                            _ => false,
-                        });
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader {
-                    let import = import?;
-                    let kind = match import.ty {
-                        TypeRef::Func(ty) => {
-                            if float_types.get(ty as usize) == Some(&true) {
-                                scan.float_funcs.insert(func_types.len() as u32);
-                            }
-                            func_types.push(ty);
-                            imported_funcs += 1;
-                            ImportKind::Func
-                        }
-                        TypeRef::Global(_) => ImportKind::Global,
-                        _ => ImportKind::Other,
-                    };
-                    scan.imports.push(Import {
-                        module: import.module.to_string(),
-                        name: import.name.to_string(),
-                        kind,
-                    });
-                }
-            }
-            Payload::FunctionSection(reader) => {
-                for ty in reader {
-                    func_types.push(ty?);
-                }
-            }
-            Payload::CodeSectionEntry(body) => {
-                let index = imported_funcs + next_body;
-                next_body += 1;
-                let is_float_type = |ty: u32| float_types.get(ty as usize) == Some(&true);
-                let mut float = func_types
-                    .get(index as usize)
-                    .is_some_and(|&t| is_float_type(t));
-                for local in body.get_locals_reader()? {
-                    let (_, ty) = local?;
-                    float |= has_float(&[ty]);
-                }
-                let mut ops = body.get_operators_reader()?;
-                while !float && !ops.eof() {
-                    float = match ops.read()? {
-                        Operator::Call { function_index } => func_types
-                            .get(function_index as usize)
-                            .is_some_and(|&t| is_float_type(t)),
-                        Operator::CallIndirect { type_index, .. }
-                        | Operator::ReturnCallIndirect { type_index, .. } => {
-                            is_float_type(type_index)
-                        }
-                        Operator::ReturnCall { function_index } => func_types
-                            .get(function_index as usize)
-                            .is_some_and(|&t| is_float_type(t)),
-                        op => {
-                            let text = format!("{op:?}");
-                            text.contains("F32") || text.contains("F64")
-                        }
-                    };
-                }
-                if float {
-                    scan.float_funcs.insert(index);
-                }
-            }
-            _ => {}
+        let Payload::ImportSection(reader) = payload? else {
+            continue;
+        };
+        for import in reader {
+            let import = import?;
+            imports.push(Import {
+                module: import.module.to_string(),
+                name: import.name.to_string(),
+                kind: match import.ty {
+                    TypeRef::Func(_) => ImportKind::Func,
+                    TypeRef::Global(_) => ImportKind::Global,
+                    _ => ImportKind::Other,
+                },
+            });
         }
     }
-    Ok(scan)
+    Ok(imports)
 }
 
-/// The skip reason of each stubbed function, by index: [`NEEDS_FLOATS`] for functions that use
-/// floats, else what the backend said.
-fn stub_reasons(program: &WasmProgram, float_funcs: &BTreeSet<u32>) -> BTreeMap<u32, String> {
+/// The skip reason of each function `pvm-wasm` replaced by a stub, by index: what the backend
+/// said.
+fn stub_reasons(program: &WasmProgram) -> BTreeMap<u32, String> {
     let mut reasons = BTreeMap::new();
     for (name, why) in &program.stubbed {
         // `pvm-wasm` names functions `func[N]` or `name (func[N])`.
@@ -1006,12 +1001,7 @@ fn stub_reasons(program: &WasmProgram, float_funcs: &BTreeSet<u32>) -> BTreeMap<
         else {
             continue;
         };
-        let reason = if float_funcs.contains(&index) {
-            NEEDS_FLOATS.to_string()
-        } else {
-            format!("backend cannot compile: {why}")
-        };
-        reasons.insert(index, reason);
+        reasons.insert(index, format!("backend cannot compile: {why}"));
     }
     reasons
 }

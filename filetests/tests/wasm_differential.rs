@@ -1,5 +1,6 @@
-//! Differential testing of the wasm compiler: seeded `wasm-smith` modules (integers and
-//! references only: no floats, SIMD, threads, exceptions, GC, memory64 or imports) compiled by
+//! Differential testing of the wasm compiler: seeded `wasm-smith` modules (integers,
+//! references and, in half of them, floats; no SIMD, threads, exceptions, GC, memory64 or
+//! imports) compiled by
 //! `pvm-wasm` and run on polkavm must behave as in the `wasmi` interpreter (1.x; see the
 //! workspace manifest for why not 2.0). Half of the modules are compiled with the default
 //! options, a quarter for gp-0.7.2 and a quarter without the mid-end and shrink wrapping
@@ -13,6 +14,11 @@
 //! the trap's kind); at the end the exported globals, tables (size, entry nullness) and
 //! memory (size, bytes) must be equal. A module's first mismatch ends its check, as the two
 //! states then differ.
+//!
+//! Floats: `wasm-smith` canonicalizes every NaN an arithmetic instruction produces
+//! (`canonicalize_nans`), as wasm lets each engine choose the NaN and wasmi's choice (the
+//! host's) differs from ours (always canonical, see `pvm_backend::softfloat`); every other
+//! float result, NaN payloads moved by bit operations included, is compared bit for bit.
 //!
 //! Termination: `wasm-smith`'s `ensure_termination` gives each module a fuel global that
 //! every function entry and loop iteration spends (bulk operations spend their length) and
@@ -56,14 +62,18 @@ const ROUNDS: usize = 3;
 /// How many mismatch reports to keep for the failure message.
 const REPORTS: usize = 10;
 
-/// The modules `seed` generates: integer-only, with what both sides implement. Each seed
-/// also draws a "swarm" of options (as in swarm testing: a narrower mix of instructions
-/// finds more than always the full mix): which instruction kinds and proposals are on,
+/// The modules `seed` generates, with what both sides implement. Each seed also draws a
+/// "swarm" of options (as in swarm testing: a narrower mix of instructions finds more than
+/// always the full mix): floats or not, which instruction kinds and proposals are on,
 /// whether `wasm-smith` guards loads, stores and divisions so that calls run further
 /// (`disallow_traps`), and how long function bodies are.
 fn smith_config(rng: &mut XorShiftRng) -> wasm_smith::Config {
     use wasm_smith::{InstructionKind, InstructionKinds};
+    let floats = rng.random_ratio(1, 2);
     let mut kinds = vec![InstructionKind::Control];
+    if floats {
+        kinds.extend([InstructionKind::Numeric, InstructionKind::Memory]);
+    }
     for kind in [
         InstructionKind::NumericInt,
         InstructionKind::Reference,
@@ -85,7 +95,9 @@ fn smith_config(rng: &mut XorShiftRng) -> wasm_smith::Config {
         tail_call_enabled: rng.random_ratio(3, 4),
         sign_extension_ops_enabled: rng.random_ratio(3, 4),
         max_instructions: rng.random_range(20..=500),
-        allow_floats: false,
+        allow_floats: floats,
+        canonicalize_nans: floats,
+        saturating_float_to_int_enabled: floats,
         simd_enabled: false,
         relaxed_simd_enabled: false,
         threads_enabled: false,
@@ -97,7 +109,6 @@ fn smith_config(rng: &mut XorShiftRng) -> wasm_smith::Config {
         // Our validator (wasmparser 0.217 with `pvm_wasm`'s features) lacks these.
         extended_const_enabled: false,
         compact_imports_enabled: false,
-        saturating_float_to_int_enabled: false,
         max_imports: 0,
         max_memories: 1,
         max_tables: 2,
@@ -311,9 +322,11 @@ fn from_wasmi(value: &wasmi::Val) -> Value {
     match value {
         wasmi::Val::I32(v) => Value::I32(*v),
         wasmi::Val::I64(v) => Value::I64(*v),
+        wasmi::Val::F32(v) => Value::F32(v.to_bits()),
+        wasmi::Val::F64(v) => Value::F64(v.to_bits()),
         wasmi::Val::FuncRef(r) => Value::Ref(u64::from(!r.is_null())),
         wasmi::Val::ExternRef(r) => Value::Ref(u64::from(!r.is_null())),
-        other => panic!("a non-integer value {other:?} from an integer module"),
+        other => panic!("a value {other:?} of a type the modules do not use"),
     }
 }
 
@@ -325,8 +338,42 @@ fn normalized(value: Value) -> Value {
     }
 }
 
+/// The bits of a seeded float argument (an `f64` when `double`, else an `f32` in the low
+/// half): mostly specials, small integers and values near the integer conversions' limits,
+/// sometimes any bits (NaN payloads included).
+fn float_argument(rng: &mut XorShiftRng, double: bool) -> u64 {
+    let value: f64 = match rng.random_range(0..12) {
+        0 => 0.0,
+        1 => -0.0,
+        2 => f64::INFINITY,
+        3 => f64::NEG_INFINITY,
+        4 => f64::NAN,
+        5 => f64::from(rng.random_range(-100i32..100)),
+        6 => f64::from(rng.random_range(-100i32..100)) / 8.0,
+        7 => {
+            let edges = [2f64.powi(31), 2f64.powi(32), 2f64.powi(63), 2f64.powi(64)];
+            let edge = edges[rng.random_range(0..edges.len())];
+            let sign = if rng.random() { 1.0 } else { -1.0 };
+            sign * edge + f64::from(rng.random_range(-2i32..=2))
+        }
+        8 => f64::MIN_POSITIVE * f64::from(rng.random_range(-4i32..4)),
+        _ => {
+            return if double {
+                rng.random()
+            } else {
+                u64::from(rng.random::<u32>())
+            }
+        }
+    };
+    if double {
+        value.to_bits()
+    } else {
+        u64::from((value as f32).to_bits())
+    }
+}
+
 /// Seeded arguments for parameters `params`, both sides' forms; `None` if a parameter is
-/// not an integer or a reference.
+/// not a number or a reference.
 fn arguments(
     rng: &mut XorShiftRng,
     params: &[wasmi::ValType],
@@ -342,6 +389,20 @@ fn arguments(
             wasmi::ValType::I64 => {
                 let v = interesting_value(rng, types::I64) as i64;
                 (Value::I64(v), wasmi::Val::I64(v))
+            }
+            wasmi::ValType::F32 => {
+                let bits = float_argument(rng, false) as u32;
+                (
+                    Value::F32(bits),
+                    wasmi::Val::F32(wasmi::F32::from_bits(bits)),
+                )
+            }
+            wasmi::ValType::F64 => {
+                let bits = float_argument(rng, true);
+                (
+                    Value::F64(bits),
+                    wasmi::Val::F64(wasmi::F64::from_bits(bits)),
+                )
             }
             wasmi::ValType::FuncRef => (Value::Ref(0), wasmi::Val::FuncRef(wasmi::Ref::Null)),
             wasmi::ValType::ExternRef => (Value::Ref(0), wasmi::Val::ExternRef(wasmi::Ref::Null)),
@@ -495,11 +556,13 @@ fn compare(
                 t,
                 wasmi::ValType::I32
                     | wasmi::ValType::I64
+                    | wasmi::ValType::F32
+                    | wasmi::ValType::F64
                     | wasmi::ValType::FuncRef
                     | wasmi::ValType::ExternRef
             )
         }) {
-            totals.skip("a function with a non-integer, non-reference type");
+            totals.skip("a function with a vector type");
             continue;
         }
         totals.functions += 1;
@@ -612,6 +675,8 @@ fn compare_state(
                 let actual = match expected {
                     Value::I32(_) => Value::I32(read_word(ours, addr, 4)? as i32),
                     Value::I64(_) => Value::I64(read_word(ours, addr, 8)? as i64),
+                    Value::F32(_) => Value::F32(read_word(ours, addr, 4)? as u32),
+                    Value::F64(_) => Value::F64(read_word(ours, addr, 8)?),
                     _ => normalized(Value::Ref(read_word(ours, addr, 8)?)),
                 };
                 if actual != expected {

@@ -5,7 +5,7 @@
 //! ISA (riscv64) answers those as PVM would: 64-bit pointers and registers, little-endian.
 //! Frontends that ask `isa().triple()` see riscv64's triple for this reason.
 
-use crate::CompileError;
+use crate::{softfloat, CompileError};
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::Function;
 use cranelift_codegen::isa::{self, TargetIsa};
@@ -38,6 +38,7 @@ pub fn shape_isa(optimize: bool) -> Arc<dyn TargetIsa> {
 /// Verifies `func` and runs the mid-end on a copy: always legalization, unreachable-code
 /// removal and constant-phi removal (lowering relies on them: no `*_imm` forms survive
 /// legalization); with `optimize`, also the egraph pass (GVN, LICM, constant folding).
+/// Finally, float operations become soft-float routine calls ([`softfloat::legalize`]).
 pub fn prepare(func: &Function, optimize: bool) -> Result<Function, CompileError> {
     let isa = shape_isa(optimize);
     let mut ctx = Context::for_function(func.clone());
@@ -51,6 +52,7 @@ pub fn prepare(func: &Function, optimize: bool) -> Result<Function, CompileError
         ctx.eliminate_unreachable_code(&*isa)
             .map_err(|e| CompileError::Invalid(format!("{e:?}")))?;
     }
+    softfloat::legalize::legalize(&mut ctx.func)?;
     Ok(ctx.func)
 }
 

@@ -28,6 +28,7 @@ pub mod isa;
 pub mod link;
 pub mod lower;
 pub mod module;
+pub mod softfloat;
 pub mod vcode;
 
 use cranelift_codegen::ir::Function;

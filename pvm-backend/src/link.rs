@@ -6,6 +6,10 @@
 //! [`Linker`] collects functions and [`DataObject`]s under their [`Symbol`]s and links them into
 //! one [`LinkedProgram`]:
 //!
+//! 0. **Runtime routines.** A call of a soft-float routine (`u101:N`, see [`crate::softfloat`])
+//!    that nothing added defines is resolved by adding the routine's code, compiled by this
+//!    backend (but not with [`LinkOptions::allow_undefined`]); a program that uses no floats
+//!    gets none of it.
 //! 1. **What is kept.** With [`LinkOptions::roots`], only what the roots and the entry points
 //!    reach: through calls, tail calls, function and data addresses in code, and relocations in
 //!    data. Without, everything added.
@@ -47,6 +51,7 @@
 //! succeeds.
 
 use crate::abi::RA;
+use crate::softfloat::Routine;
 use crate::CompileError;
 use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use pvm_isa::{
@@ -334,7 +339,8 @@ pub struct LinkOptions {
     /// The program's stack size in bytes (`s` of the SPI).
     pub stack_size: u32,
     /// Resolve symbols that are used but not defined to stubs that trap, placed after every
-    /// function, instead of failing. Meant for compiling one function on its own.
+    /// function, instead of failing. Meant for compiling one function on its own: the
+    /// soft-float routines it calls are left out (stubs) as well.
     pub allow_undefined: bool,
 }
 
@@ -515,8 +521,36 @@ impl Linker {
         self.link(&LinkOptions::default())
     }
 
-    /// Links the program as `options` say.
-    pub fn link(self, options: &LinkOptions) -> Result<LinkedProgram, CompileError> {
+    /// Adds the soft-float routines (`crate::softfloat`) that the functions added so far
+    /// refer to and do not define, and those the routines refer to, each after the functions
+    /// before it (so the order depends only on what was added).
+    fn add_routines(&mut self) -> Result<(), CompileError> {
+        let mut next = 0;
+        while next < self.functions.len() {
+            let wanted: Vec<Routine> = self.functions[next]
+                .1
+                .references()
+                .filter_map(Routine::of_symbol)
+                .collect();
+            for routine in wanted {
+                let symbol = routine.symbol();
+                if !self.definitions.contains_key(&symbol) {
+                    self.set_name(symbol.clone(), routine.to_string());
+                    let code = routine.code(self.flavour)?;
+                    self.add_function(symbol, &code)?;
+                }
+            }
+            next += 1;
+        }
+        Ok(())
+    }
+
+    /// Links the program as `options` say. The soft-float routines the code calls are added
+    /// first (unless [`LinkOptions::allow_undefined`]).
+    pub fn link(mut self, options: &LinkOptions) -> Result<LinkedProgram, CompileError> {
+        if !options.allow_undefined {
+            self.add_routines()?;
+        }
         let link_error = |message: String| CompileError::Link(message);
         if options.entries.len() > MAX_ENTRIES {
             return Err(link_error(format!(

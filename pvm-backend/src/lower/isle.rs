@@ -7,8 +7,8 @@ use super::{Lowering, Targets, ValueRegs};
 use crate::inst::{Base, MInst, RegOrImm};
 use crate::link::Symbol;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
-use cranelift_codegen::ir::immediates::Imm64;
 use cranelift_codegen::ir::immediates::Offset32;
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64, Imm64};
 use cranelift_codegen::ir::{
     BlockCall, FuncRef, Function, GlobalValue, GlobalValueData, Inst, InstructionData, SigRef,
     StackSlot, Type, Value, ValueList,
@@ -53,7 +53,7 @@ pub(crate) mod generated {
     use super::*;
     use cranelift_codegen::ir::condcodes::FloatCC;
     use cranelift_codegen::ir::immediates::{Ieee16, Ieee32, Ieee64, Offset32, Uimm8};
-    use cranelift_codegen::ir::types::{I128, I16, I32, I64, I8};
+    use cranelift_codegen::ir::types::{F32, F64, I128, I16, I32, I64, I8};
     use cranelift_codegen::ir::{
         AtomicRmwOp, Constant, DynamicStackSlot, FuncRef, GlobalValue, Immediate, JumpTable,
         MemFlags, Opcode, SigRef, StackSlot, TrapCode,
@@ -138,6 +138,18 @@ impl generated::Context for Lowering<'_> {
 
     fn ty_int_narrow(&mut self, ty: Type) -> Option<Type> {
         (ty.is_int() && ty.bits() < 32).then_some(ty)
+    }
+
+    fn float_carrier(&mut self, ty: Type) -> Option<Type> {
+        crate::softfloat::Format::of(ty).map(|f| f.int_type())
+    }
+
+    fn ieee32_bits(&mut self, imm: Ieee32) -> i64 {
+        super::canonical(cranelift_codegen::ir::types::I32, i64::from(imm.bits()))
+    }
+
+    fn ieee64_bits(&mut self, imm: Ieee64) -> i64 {
+        imm.bits() as i64
     }
 
     fn put_in_reg(&mut self, value: Value) -> Reg {

@@ -34,7 +34,8 @@ impl Value {
         match self {
             Value::I32(v) => v as i64 as u64,
             Value::I64(v) => v as u64,
-            Value::F32(v) => u64::from(v),
+            // An `f32` is held as the `i32` of its bits (see `pvm_backend::softfloat`).
+            Value::F32(v) => v as i32 as i64 as u64,
             Value::F64(v) | Value::Ref(v) => v,
         }
     }

@@ -73,7 +73,7 @@ pub struct WasmOptions {
     /// JAM entry points, in pc order (entry `i` at pc `5·i`): `(entry name, export name)`.
     /// Empty: no entry points, functions are reached by export name only.
     pub entries: Vec<(String, String)>,
-    /// Replace functions the backend cannot compile (today: floating point) with stubs that
+    /// Replace functions the backend cannot compile (a tail call it cannot make) with stubs that
     /// trap, listing them in [`WasmProgram::stubbed`], instead of failing. For test runners.
     pub stub_unsupported: bool,
     /// Keep each function's CLIF and VCode text ([`WasmProgram::stages`]).
