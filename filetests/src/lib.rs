@@ -39,6 +39,17 @@ pub mod wast;
 
 pub use precise::expectation;
 
+/// The number in the environment variable `name` (a test's case count or seed), `default`
+/// when it is unset; a value that is not a number fails the test, naming the variable.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={text}: {e}")),
+        Err(_) => default,
+    }
+}
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

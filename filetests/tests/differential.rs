@@ -24,6 +24,7 @@ use cranelift_interpreter::interpreter::{Interpreter, InterpreterState};
 use cranelift_interpreter::step::ControlFlow;
 use pvm_backend::link::{LinkOptions, Linker, Symbol};
 use pvm_backend::{abi, compile_function, compile_function_code, CompileError, Options};
+use pvm_filetests::env_u64;
 use pvm_filetests::execute::{Executable, ExecuteError, FunctionSet, Outcome, STACK_SIZE};
 use pvm_filetests::generate::{self, Config};
 use pvm_isa::Flavour;
@@ -205,15 +206,6 @@ fn has_srem(func: &Function) -> bool {
         .blocks()
         .flat_map(|block| func.layout.block_insts(block))
         .any(|inst| func.dfg.insts[inst].opcode() == Opcode::Srem)
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|e| panic!("{name}={text}: {e}")),
-        Err(_) => default,
-    }
 }
 
 #[derive(Default)]

@@ -51,6 +51,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use pvm_backend::link::{DataObject, LinkOptions, Linker, Symbol};
 use pvm_backend::softfloat::Format;
 use pvm_backend::{abi, compile_function_code, Options};
+use pvm_filetests::env_u64;
 use pvm_filetests::execute::STACK_SIZE;
 use pvm_filetests::floatgen;
 use pvm_machine::{
@@ -1091,21 +1092,11 @@ fn test_op(
     Ok((tally, loaded.backend))
 }
 
-/// Reads a numeric environment variable.
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
-        Err(_) => default,
-    }
-}
-
 /// Tests every operation of `ops` the filter selects, prints a line each and a total, and
 /// fails if any mismatched.
 fn test_ops(group: &str, ops: Vec<Op>) {
-    let cases = env_number("PVM_FLOAT_DIFF_CASES", DEFAULT_CASES as u64) as usize;
-    let seed = env_number("PVM_FLOAT_DIFF_SEED", 0);
+    let cases = env_u64("PVM_FLOAT_DIFF_CASES", DEFAULT_CASES as u64) as usize;
+    let seed = env_u64("PVM_FLOAT_DIFF_SEED", 0);
     let filter = std::env::var("PVM_FLOAT_DIFF_OPS").ok();
     let selected = |op: &Op| {
         filter

@@ -34,6 +34,7 @@
 
 use arbitrary::Unstructured;
 use cranelift_codegen::ir::types;
+use pvm_filetests::env_u64;
 use pvm_filetests::generate::interesting_value;
 use pvm_isa::Flavour;
 use pvm_machine::{DefaultHost, RunConfig};
@@ -740,15 +741,6 @@ fn compare_state(
         }
     }
     Ok(())
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
-        Err(_) => default,
-    }
 }
 
 #[test]
