@@ -76,6 +76,9 @@ pub(super) fn div(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
     let params = b.block_params(common).to_vec();
     let (ex, sx, ey, sy) = (params[0], params[1], params[2], params[3]);
     let mant = i64::from(f.mant_bits());
+    // `sy` has its leading one at bit `mant` already; ORing it in again shows the lowering
+    // that the divisor is not zero, so the divisions below need no zero checks.
+    let sy = b.ins().bor_imm(sy, 1 << mant);
     let digit = 63 - mant;
     // `K = digit · digits ≥ mant + 3`: 40 bits in one digit for f32, 55 in five for f64.
     let digits = (mant + 3 + digit - 1) / digit;
