@@ -92,7 +92,7 @@ pub fn compile(
     if functions.is_empty() {
         return Err("no functions".to_string());
     }
-    let mut linker = Linker::new(options.flavour);
+    let mut linker = Linker::with_options(options);
     let mut exports = Vec::new();
     let mut stages = Vec::new();
     for func in &functions {

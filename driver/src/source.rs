@@ -53,6 +53,10 @@ pub struct CompileFlags {
     /// Skip shrink wrapping: set every frame up at the function's entry.
     #[arg(long)]
     pub no_shrink_wrap: bool,
+    /// Do not start cold blocks with `unlikely` (jam-v1; -O1 and up do: the draft GP 0.8 gas
+    /// model then charges a branch into a cold block 1 instead of 20).
+    #[arg(long)]
+    pub no_unlikely: bool,
     /// Keep the zero extension of every wasm memory index, even where the bounds check makes
     /// it redundant (-O1 and up drop it: two instructions per access).
     #[arg(long)]
@@ -396,6 +400,7 @@ impl CompileFlags {
             flavour,
             optimize: self.opt_level >= 1 && !self.no_mid_end,
             shrink_wrap: self.opt_level >= 2 && !self.no_shrink_wrap,
+            unlikely: self.opt_level >= 1 && !self.no_unlikely,
             ..pvm_backend::Options::default()
         }
     }

@@ -221,6 +221,26 @@ fn gp_0_7_2_and_optimization_levels() {
 }
 
 #[test]
+fn unlikely_makes_the_runtime_special_cases_cheap_branches() {
+    // mandelbrot's doubles are soft-float routine calls; each routine branches off its
+    // special cases into cold blocks, which `unlikely` marks: the GP 0.8 model then charges
+    // those branches 1 instead of 20. Naive gas pays 1 for each cold block entered.
+    let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/suite/mandelbrot.wasm");
+    let gas = |flags: &[&str]| {
+        let mut args = vec!["--invoke", "run"];
+        args.extend_from_slice(flags);
+        let out = stdout_of(&mut run(&program, &args));
+        assert!(
+            out.contains("result: -3275261165343917246 (i64)\n"),
+            "{out}"
+        );
+        out.lines().last().unwrap().to_string() + "\n"
+    };
+    assert_eq!(gas(&[]), gas_line(2589114, 4409587));
+    assert_eq!(gas(&["--no-unlikely"]), gas_line(2585980, 5935843));
+}
+
+#[test]
 fn emit_prints_the_stages() {
     let (_dir, wat) = service_dir();
     let emit = |stage: &str| stdout_of(cli().arg("compile").arg(&wat).args(["--emit", stage]));

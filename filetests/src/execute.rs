@@ -138,7 +138,7 @@ impl FunctionSet {
             .iter()
             .find_map(|(symbol, signature, _)| (symbol == entry).then_some(signature))
             .ok_or_else(|| ExecuteError::NoFunction(entry.clone()))?;
-        let mut linker = Linker::new(self.options.flavour);
+        let mut linker = Linker::with_options(&self.options);
         for (symbol, _, code) in &self.functions {
             linker.add_function(symbol.clone(), code)?;
         }

@@ -42,7 +42,7 @@ use crate::link::{FunctionCode, Item, LocalLabel};
 use crate::vcode::VCode;
 use crate::{CompileError, Options};
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
-use pvm_isa::{Instruction, Opcode, Reg};
+use pvm_isa::{Flavour, Instruction, Opcode, Reg};
 use regalloc2::{Allocation, Block, Edit, Function, InstOrEdit, Output, VReg};
 use std::fmt::Write as _;
 
@@ -529,6 +529,12 @@ pub(crate) fn emit(
         let label = emitter.labels[block.index()];
         emitter.code.push(Item::Bind(label));
         let _ = writeln!(vcode_text, "block{}:", block.index());
+        // First, before any frame setup: the gas model looks at a branch target's first
+        // instruction.
+        if vcode.is_cold(block) && options.unlikely && options.flavour == Flavour::JamV1 {
+            let _ = writeln!(vcode_text, "  unlikely");
+            emitter.push(Instruction::unlikely());
+        }
         emitter.active = emitter.placement.active[block.index()];
         if emitter.placement.setup == Some(block) {
             emitter.prologue();

@@ -52,7 +52,7 @@
 
 use crate::abi::RA;
 use crate::softfloat::Routine;
-use crate::CompileError;
+use crate::{CompileError, Options};
 use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use pvm_isa::{
     page_align, zone_align, BuiltCode, CodeBuilder, Export, Flavour, Instruction, Label,
@@ -418,6 +418,8 @@ enum Definition {
 /// Collects functions and data objects, then links them into one program.
 pub struct Linker {
     flavour: Flavour,
+    /// What the soft-float routines are compiled for (see [`Routine::code`]).
+    routine_options: Options,
     functions: Vec<(Symbol, FunctionCode)>,
     data: Vec<(Symbol, DataObject)>,
     definitions: HashMap<Symbol, Definition>,
@@ -428,8 +430,18 @@ pub struct Linker {
 impl Linker {
     /// An empty program for `flavour`.
     pub fn new(flavour: Flavour) -> Self {
-        Linker {
+        Linker::with_options(&Options {
             flavour,
+            ..Options::default()
+        })
+    }
+
+    /// An empty program for functions compiled with `options`: their flavour, and the
+    /// soft-float routines added to match them (see [`Routine::code`]).
+    pub fn with_options(options: &Options) -> Self {
+        Linker {
+            flavour: options.flavour,
+            routine_options: options.clone(),
             functions: Vec::new(),
             data: Vec::new(),
             definitions: HashMap::new(),
@@ -536,7 +548,7 @@ impl Linker {
                 let symbol = routine.symbol();
                 if !self.definitions.contains_key(&symbol) {
                     self.set_name(symbol.clone(), routine.to_string());
-                    let code = routine.code(self.flavour)?;
+                    let code = routine.code(&self.routine_options)?;
                     self.add_function(symbol, &code)?;
                 }
             }

@@ -159,7 +159,7 @@ impl PvmModule {
 
     /// Links every definition into one program (see the module documentation).
     pub fn finish(self) -> ModuleResult<PvmProduct> {
-        let mut linker = Linker::new(self.options.flavour);
+        let mut linker = Linker::with_options(&self.options);
         let mut names = Vec::new();
         let mut roots: Vec<Symbol> = self.roots.iter().map(|&id| symbol_of(id)).collect();
         let mut exports = Vec::new();

@@ -20,6 +20,9 @@ pub(crate) struct VCodeBlock {
     pub(crate) insts: Vec<MInst<VReg>>,
     /// Registers passed to each successor, in successor order.
     pub(crate) succ_args: Vec<Vec<VReg>>,
+    /// A cold block (CLIF's `cold`, a rare path): emission starts it with `unlikely` on
+    /// jam-v1 (see [`crate::Options::unlikely`]).
+    pub(crate) cold: bool,
 }
 
 /// A function's machine code on virtual registers.
@@ -34,6 +37,7 @@ pub struct VCode {
     succs: Vec<Vec<Block>>,
     preds: Vec<Vec<Block>>,
     succ_args: Vec<Vec<Vec<VReg>>>,
+    cold: Vec<bool>,
     num_vregs: usize,
     /// Bytes of CLIF stack slots in the frame.
     slot_area: u32,
@@ -78,6 +82,7 @@ impl VCode {
             succs: Vec::new(),
             preds: vec![Vec::new(); blocks.len()],
             succ_args: Vec::new(),
+            cold: Vec::new(),
             num_vregs,
             slot_area,
             outgoing_area,
@@ -107,8 +112,14 @@ impl VCode {
             vcode.block_params.push(block.params);
             vcode.succs.push(succs);
             vcode.succ_args.push(block.succ_args);
+            vcode.cold.push(block.cold);
         }
         vcode
+    }
+
+    /// Whether `block` is cold ([`VCodeBlock::cold`]).
+    pub fn is_cold(&self, block: Block) -> bool {
+        self.cold[block.index()]
     }
 
     /// The instruction at `inst`.
@@ -138,10 +149,12 @@ impl VCode {
             .iter()
             .zip(self.block_params)
             .zip(self.succ_args)
-            .map(|((range, params), succ_args)| VCodeBlock {
+            .zip(self.cold)
+            .map(|(((range, params), succ_args), cold)| VCodeBlock {
                 params,
                 insts: insts.by_ref().take(range.len()).collect(),
                 succ_args,
+                cold,
             })
             .collect()
     }

@@ -214,6 +214,14 @@ pub fn operand_sets(routine: Routine) -> Vec<Vec<DataValue>> {
         .collect()
 }
 
+/// The options programs are compiled with for `flavour`: the defaults.
+fn backend_options(flavour: Flavour) -> Options {
+    Options {
+        flavour,
+        ..Options::default()
+    }
+}
+
 /// The code blob of a one-instruction program with `routines` (and the routines they call)
 /// linked in.
 fn code_blob_bytes(flavour: Flavour, routines: &[Routine]) -> Result<usize> {
@@ -222,18 +230,14 @@ fn code_blob_bytes(flavour: Flavour, routines: &[Routine]) -> Result<usize> {
     program.push(Item::Inst(Instruction::trap()));
     linker.add_function(Symbol::Name("program".to_string()), &program)?;
     for &routine in routines {
-        linker.add_function(routine.symbol(), &*routine.code(flavour)?)?;
+        linker.add_function(routine.symbol(), &*routine.code(&backend_options(flavour))?)?;
     }
     Ok(linker.finish()?.program.code.to_bytes().len())
 }
 
 /// The gas of every call of `routine` over its operand set.
 fn gas_per_call(routine: Routine, flavour: Flavour) -> Result<Vec<i64>> {
-    let options = Options {
-        flavour,
-        ..Options::default()
-    };
-    let executable = Executable::new(&routine.function(), &options)?;
+    let executable = Executable::new(&routine.function(), &backend_options(flavour))?;
     operand_sets(routine)
         .into_iter()
         .map(|args| {
@@ -255,7 +259,7 @@ fn added_bytes(flavour: Flavour, routines: &[Routine]) -> Result<usize> {
 fn measure(routine: Routine, flavour: Flavour) -> Result<RoutineRow> {
     let gas = gas_per_call(routine, flavour)?;
     let mut calls: Vec<Routine> = routine
-        .code(flavour)?
+        .code(&backend_options(flavour))?
         .references()
         .filter_map(Routine::of_symbol)
         .filter(|&callee| callee != routine)

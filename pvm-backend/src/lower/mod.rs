@@ -5,8 +5,9 @@
 //! reachable from the entry or is skipped, and constants are folded where they can be).
 //!
 //! Establishes (what register allocation and emission rely on):
-//! - blocks are laid out in reverse postorder, with blocks that end in `trap` moved last
-//!   (cold); the first block starts with [`MInst::Args`], defining the arguments in their ABI
+//! - blocks are laid out in reverse postorder, with blocks that end in `trap` and the regions
+//!   of the blocks CLIF marks `cold` moved last (a cold block keeps the mark,
+//!   [`VCodeBlock::cold`]); the first block starts with [`MInst::Args`], defining the arguments in their ABI
 //!   registers (a synthetic first block does this and jumps to the CLIF entry block when
 //!   branches lead back to the entry, whose parameters must then be block parameters);
 //! - no critical edges: each edge from a block with several successors into a block with
@@ -264,9 +265,20 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
             .expect("verified: blocks end in a terminator")
     };
 
-    // Reverse postorder of the reachable blocks, cold (trapping) blocks last.
+    // Reverse postorder of the reachable blocks, cold ones last: those that end in `trap`,
+    // and the region of each block CLIF marks cold (it and every block it dominates, which is
+    // reached only through it). Both parts keep reverse postorder, and a block outside a
+    // cold region has no dominator inside one, so definitions still come before their uses.
     let rpo: Vec<ir::Block> = domtree.cfg_postorder().iter().rev().copied().collect();
-    let is_cold = |b: ir::Block| func.dfg.insts[terminator(b)].opcode() == ir::Opcode::Trap;
+    let mut cold_region: SecondaryMap<ir::Block, bool> = SecondaryMap::new();
+    for &b in &rpo {
+        let idom = domtree
+            .idom(b)
+            .and_then(|inst| func.layout.inst_block(inst));
+        cold_region[b] = func.layout.is_cold(b) || idom.is_some_and(|d| cold_region[d]);
+    }
+    let is_cold =
+        |b: ir::Block| cold_region[b] || func.dfg.insts[terminator(b)].opcode() == ir::Opcode::Trap;
     let order: Vec<ir::Block> = rpo
         .iter()
         .copied()
@@ -338,6 +350,7 @@ pub(crate) fn lower(func: &Function) -> Result<VCode, CompileError> {
                 block.succ_args = vec![regs];
             }
             LayoutBlock::Clif(b) => {
+                block.cold = func.layout.is_cold(b);
                 let mut params = Vec::new();
                 for &param in func.dfg.block_params(b) {
                     params.extend_from_slice(lowering.regs_of(param).regs());

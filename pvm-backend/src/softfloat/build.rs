@@ -72,9 +72,11 @@ pub(crate) fn ret(b: &mut FunctionBuilder, f: Format, bits: Value) {
 }
 
 /// Returns `bits` from the routine if `cond` (an `i8`) is set, and goes on building in a new
-/// block otherwise.
+/// block otherwise. The returning block is a rare case: it is marked cold (`unlikely` on
+/// jam-v1, see `Options::unlikely`).
 pub(crate) fn ret_if(b: &mut FunctionBuilder, f: Format, cond: Value, bits: Value) {
     let taken = b.create_block();
+    b.set_cold_block(taken);
     let rest = b.create_block();
     b.ins().brif(cond, taken, &[], rest, &[]);
     b.switch_to_block(taken);
@@ -112,6 +114,9 @@ pub(crate) fn shift_right_sticky(b: &mut FunctionBuilder, x: Value, n: Value) ->
 /// format's precision are rounding bits, and a caller that dropped nonzero bits must have
 /// ORed them into bit 0 (sticky). `sig` need not be normalized: the leading one is moved to
 /// bit 62 here.
+///
+/// A normal result takes one compare and branch past the rare cases; building goes on in the
+/// block where both paths meet.
 pub(crate) fn round_pack(
     b: &mut FunctionBuilder,
     f: Format,
@@ -124,21 +129,37 @@ pub(crate) fn round_pack(
     let shift = b.ins().iadd_imm(zeros, -1);
     let sig = b.ins().ishl(sig, shift);
     let exp = b.ins().isub(exp, shift);
-    // The biased exponent of the leading bit.
-    let e = b.ins().iadd_imm(exp, f.bias());
-    let overflow = b
+    // `e − 1` for the biased exponent `e` of the leading bit: the packing below adds the
+    // leading one to it. The result is normal iff `1 ≤ e < max_exp`, one unsigned compare.
+    let e_less = b.ins().iadd_imm(exp, f.bias() - 1);
+    let rare_case = b
         .ins()
-        .icmp_imm(IntCC::SignedGreaterThanOrEqual, e, f.max_exp());
-    // Below the normal range: shift right to the minimum exponent (1) and let the packing
-    // below see a significand without its leading one (a subnormal's zero exponent field).
-    let tiny = b.ins().icmp_imm(IntCC::SignedLessThan, e, 1);
-    let one = k(b, 1);
-    let dist = b.ins().isub(one, e);
+        .icmp_imm(IntCC::UnsignedGreaterThanOrEqual, e_less, f.max_exp() - 1);
+    let round = b.create_block();
+    let sig_param = b.append_block_param(round, types::I64);
+    let e_less_param = b.append_block_param(round, types::I64);
+    let rare = b.create_block();
+    b.set_cold_block(rare);
+    b.ins().brif(rare_case, rare, &[], round, &[sig, e_less]);
+
+    // Overflow (`e ≥ max_exp`): the significand 2^62 with `e − 1 = max_exp − 1` packs to
+    // infinity and does not round. Below the normal range (`e ≤ 0`): shift right to the
+    // minimum exponent (1, so `e − 1 = 0`), keeping the sticky bit, and let the packing see a
+    // significand without its leading one (a subnormal's zero exponent field).
+    b.switch_to_block(rare);
+    let overflow = b.ins().icmp_imm(IntCC::SignedGreaterThan, e_less, 0);
+    let dist = b.ins().ineg(e_less);
+    let tiny_sig = shift_right_sticky(b, sig, dist);
+    let inf_sig = k(b, 1 << 62);
+    let sig = b.ins().select(overflow, inf_sig, tiny_sig);
+    let max_e_less = k(b, f.max_exp() - 1);
     let zero = k(b, 0);
-    let dist = b.ins().select(tiny, dist, zero);
-    let sig = shift_right_sticky(b, sig, dist);
-    let e = b.ins().select(tiny, one, e);
+    let e_less = b.ins().select(overflow, max_e_less, zero);
+    b.ins().jump(round, &[sig, e_less]);
+
     // Round: `drop` bits go; up when above half, or at half with an odd kept part.
+    b.switch_to_block(round);
+    let (sig, e_less) = (sig_param, e_less_param);
     let drop = 62 - i64::from(f.mant_bits());
     let q = b.ins().ushr_imm(sig, drop);
     let rem = b.ins().band_imm(sig, (1 << drop) - 1);
@@ -152,11 +173,8 @@ pub(crate) fn round_pack(
     // Pack by adding: the leading one of `q` (bit `mant_bits`) lands in the exponent field,
     // so a subnormal whose rounding carries becomes the least normal, and a carry out of the
     // largest significand becomes infinity.
-    let e = b.ins().iadd_imm(e, -1);
-    let field = b.ins().ishl_imm(e, i64::from(f.mant_bits()));
+    let field = b.ins().ishl_imm(e_less, i64::from(f.mant_bits()));
     let magnitude = b.ins().iadd(field, q);
-    let inf = k(b, f.infinity() as i64);
-    let magnitude = b.ins().select(overflow, inf, magnitude);
     let sign = b.ins().ishl_imm(sign, i64::from(f.bits() - 1));
     b.ins().bor(magnitude, sign)
 }

@@ -26,6 +26,7 @@ pub(super) fn promote(b: &mut FunctionBuilder, x: Value) {
         .icmp_imm(IntCC::UnsignedGreaterThanOrEqual, above, limit);
     let normal = b.create_block();
     let rare = b.create_block();
+    b.set_cold_block(rare);
     b.ins().brif(special, rare, &[], normal, &[]);
 
     // Shifting the magnitude aligns both fields at once: the exponent field lands on the
@@ -94,6 +95,7 @@ pub(super) fn demote(b: &mut FunctionBuilder, x: Value) {
     );
     let normal = b.create_block();
     let rare = b.create_block();
+    b.set_cold_block(rare);
     b.ins().brif(special, rare, &[], normal, &[]);
 
     // A normal's significand with its leading one: subtracting `(e − 1) · 2^mant` from the

@@ -40,6 +40,7 @@ pub(super) fn div(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
     let sy = normal_significand(b, f, ay, ey_less);
     let common = common_block(b, 4);
     let rare = b.create_block();
+    b.set_cold_block(rare);
     b.ins().brif(special, rare, &[], common, &[ex, sx, ey, sy]);
 
     b.switch_to_block(rare);
@@ -120,6 +121,7 @@ pub(super) fn sqrt(b: &mut FunctionBuilder, f: Format, x: Value) {
     let sig = normal_significand(b, f, x, e_less);
     let common = common_block(b, 2);
     let rare = b.create_block();
+    b.set_cold_block(rare);
     b.ins().brif(special, rare, &[], common, &[e, sig]);
 
     // ±0 is its own root; +inf too; NaNs and negative numbers give NaN. What is left is a

@@ -30,9 +30,10 @@ fn konst(b: &mut FunctionBuilder, f: Format, bits: u64) -> Value {
 }
 
 /// Returns `value` (of the routine's result type) if `cond` is set, and goes on building in
-/// a new block otherwise: [`super::build::ret_if`] without the narrowing.
+/// a new block otherwise: [`super::build::ret_if`] without the narrowing (also cold).
 fn return_if(b: &mut FunctionBuilder, cond: Value, value: Value) {
     let taken = b.create_block();
+    b.set_cold_block(taken);
     let rest = b.create_block();
     b.ins().brif(cond, taken, &[], rest, &[]);
     b.switch_to_block(taken);
@@ -273,6 +274,7 @@ pub(super) fn to_int(
     let in_range = converts_to_nonzero(b, f, bits, signed, x, m);
     let convert = b.create_block();
     let outside = b.create_block();
+    b.set_cold_block(outside);
     b.ins().brif(in_range, convert, &[], outside, &[]);
 
     b.switch_to_block(convert);

@@ -354,27 +354,27 @@ impl Routine {
         build::function(self, name)
     }
 
-    /// Its compiled code for `flavour` (compiled once per process and flavour).
-    pub fn code(self, flavour: Flavour) -> Result<Arc<FunctionCode>, CompileError> {
-        type Cache = Mutex<HashMap<(Routine, Flavour), Arc<FunctionCode>>>;
+    /// Its compiled code for a program compiled with `options` (compiled once per process
+    /// and combination). The runtime is always compiled with the default options, optimized;
+    /// only the flavour and [`Options::unlikely`] come from `options`.
+    pub fn code(self, options: &Options) -> Result<Arc<FunctionCode>, CompileError> {
+        type Cache = Mutex<HashMap<(Routine, Flavour, bool), Arc<FunctionCode>>>;
         static CACHE: OnceLock<Cache> = OnceLock::new();
         let cache = CACHE.get_or_init(Cache::default);
-        if let Some(code) = cache
-            .lock()
-            .expect("no panics while held")
-            .get(&(self, flavour))
-        {
+        let key = (self, options.flavour, options.unlikely);
+        if let Some(code) = cache.lock().expect("no panics while held").get(&key) {
             return Ok(code.clone());
         }
         let options = Options {
-            flavour,
+            flavour: options.flavour,
+            unlikely: options.unlikely,
             ..Options::default()
         };
         let code = Arc::new(compile_function_code(&self.function(), &options)?.code);
         cache
             .lock()
             .expect("no panics while held")
-            .insert((self, flavour), code.clone());
+            .insert(key, code.clone());
         Ok(code)
     }
 }

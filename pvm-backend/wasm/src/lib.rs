@@ -369,8 +369,7 @@ pub fn compile(wasm: &[u8], options: &WasmOptions) -> Result<WasmProgram, WasmEr
         return Err(WasmError::Instantiation(why.clone()));
     }
 
-    let flavour = options.backend.flavour;
-    let mut linker = Linker::new(flavour);
+    let mut linker = Linker::with_options(&options.backend);
     let mut helpers = BTreeSet::new();
     let mut stubbed = Vec::new();
     let mut stages = Vec::new();
