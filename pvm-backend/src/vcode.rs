@@ -117,7 +117,7 @@ impl VCode {
         vcode
     }
 
-    /// Whether `block` is cold ([`VCodeBlock::cold`]).
+    /// Whether `block` is cold (`VCodeBlock::cold`).
     pub fn is_cold(&self, block: Block) -> bool {
         self.cold[block.index()]
     }

@@ -7,9 +7,10 @@
 //! Establishes (what register allocation and emission rely on):
 //! - blocks are laid out in reverse postorder, with blocks that end in `trap` and the regions
 //!   of the blocks CLIF marks `cold` moved last (a cold block keeps the mark,
-//!   [`VCodeBlock::cold`]); the first block starts with [`MInst::Args`], defining the arguments in their ABI
-//!   registers (a synthetic first block does this and jumps to the CLIF entry block when
-//!   branches lead back to the entry, whose parameters must then be block parameters);
+//!   `VCodeBlock::cold`); the first block starts with [`MInst::Args`], defining the
+//!   arguments in their ABI registers (a synthetic first block does this and jumps to the
+//!   CLIF entry block when branches lead back to the entry, whose parameters must then be
+//!   block parameters);
 //! - no critical edges: each edge from a block with several successors into a block with
 //!   several incoming edges gets its own block holding one jump (emission removes it again
 //!   when register allocation put nothing on it);

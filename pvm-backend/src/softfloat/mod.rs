@@ -17,7 +17,10 @@
 //!   (one generic builder per family, instantiated per format) and compiled by this backend
 //!   like any other function. A routine is the symbol `u`[`RUNTIME_NAMESPACE]`:index`; the
 //!   linker adds the routines a program's code refers to, and only those (see
-//!   [`crate::link::Linker::link`]). Their compiled code is cached per flavour.
+//!   [`crate::link::Linker::link`]). Their compiled code is cached ([`Routine::code`]).
+//! - A routine's common path is straight-line code; special operands branch off into blocks
+//!   marked cold, which start with `unlikely` on jam-v1 (`Options::unlikely`), so the draft
+//!   GP 0.8 gas model charges those branches 1 rather than 20.
 //!
 //! # Semantics (IEEE 754-2019, binary32 and binary64)
 //!
@@ -45,7 +48,8 @@
 //! A routine's CLIF signature uses integer types: `i32` for `f32` bits, `i64` for `f64` bits
 //! ([`Routine::signature`]); [`legalize`] inserts the `bitcast`s, which cost nothing (same
 //! register). Compare routines return a code ([`CMP_EQ`], [`CMP_LT`], [`CMP_GT`],
-//! [`CMP_UNORDERED`]) that each `FloatCC` tests with one or two integer operations.
+//! [`CMP_UNORDERED`]) that each `FloatCC` tests with one integer compare (after one
+//! subtraction for `one` and `ueq`).
 
 mod arith;
 mod build;
