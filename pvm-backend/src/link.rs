@@ -51,7 +51,7 @@
 //! succeeds.
 
 use crate::abi::RA;
-use crate::softfloat::Routine;
+use crate::softfloat::{Routine, RUNTIME_NAMESPACE};
 use crate::{CompileError, Options};
 use cranelift_codegen::ir::{ExternalName, Function, UserFuncName};
 use pvm_isa::{
@@ -115,8 +115,13 @@ impl Symbol {
     }
 }
 
+/// CLIF's spelling (`u0:3`, `%name`); a soft-float routine also shows its name
+/// (`u101:22 (f64_add)`).
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(routine) = Routine::of_symbol(self) {
+            return write!(f, "u{RUNTIME_NAMESPACE}:{} ({routine})", routine.index());
+        }
         match self {
             Symbol::User { namespace, index } => write!(f, "u{namespace}:{index}"),
             Symbol::Name(name) => write!(f, "%{name}"),
