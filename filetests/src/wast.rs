@@ -676,6 +676,7 @@ const SPECTEST_TABLE: (u64, u64) = (10, 20);
 /// gets by importing `spectest.memory` is spectest's, whatever (compatible) limits it asks for.
 /// (Modules do not share it, though: each has its own copy.)
 fn link_spectest(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, wasmparser::BinaryReaderError> {
+    use wasm_encoder::Encode;
     use wasmparser::{Payload, RefType, TypeRef};
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let Payload::ImportSection(reader) = payload? else {
@@ -687,7 +688,7 @@ fn link_spectest(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, wasmparser::
             items.push(item?);
         }
         let mut content = Vec::new();
-        leb128(&mut content, items.len() as u64);
+        items.len().encode(&mut content);
         let mut changed = false;
         for (i, (start, import)) in items.iter().enumerate() {
             let end = items.get(i + 1).map_or(range.end, |(next, _)| *next);
@@ -712,15 +713,13 @@ fn link_spectest(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, wasmparser::
                 None => content.extend_from_slice(&wasm[*start..end]),
                 Some((kind, element, (min, max))) => {
                     changed = true;
-                    for name in [import.module, import.name] {
-                        leb128(&mut content, name.len() as u64);
-                        content.extend_from_slice(name.as_bytes());
-                    }
+                    import.module.encode(&mut content);
+                    import.name.encode(&mut content);
                     content.push(kind);
                     content.extend(element);
                     content.push(0x01); // limits with a maximum
-                    leb128(&mut content, min);
-                    leb128(&mut content, max);
+                    min.encode(&mut content);
+                    max.encode(&mut content);
                 }
             }
         }
@@ -739,25 +738,11 @@ fn link_spectest(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, wasmparser::
         let Some(header) = header else { break };
         let mut module = wasm[..header].to_vec();
         module.push(0x02);
-        leb128(&mut module, content.len() as u64);
-        module.extend_from_slice(&content);
+        content.encode(&mut module);
         module.extend_from_slice(&wasm[range.end..]);
         return Ok(std::borrow::Cow::Owned(module));
     }
     Ok(std::borrow::Cow::Borrowed(wasm))
-}
-
-/// Appends `value` as unsigned LEB128.
-fn leb128(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 /// The `spectest` module's exports as imports: `print*` is a host call the runner resumes,

@@ -48,7 +48,8 @@ use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use wasmparser::{ExternalKind, Parser, Payload};
+use wasm_encoder::Encode;
+use wasmparser::{BinaryReader, ExternalKind, Parser, Payload};
 
 /// Fuel of each module (see the module docs).
 const FUEL: u32 = 1_000;
@@ -147,66 +148,36 @@ fn generate(seed: u64) -> Result<Vec<u8>, String> {
 /// The name the fuel global is exported under.
 const FUEL_EXPORT: &str = "\u{0}fuel";
 
-/// Appends an unsigned LEB128 number.
-fn leb128(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// Reads an unsigned LEB128 number at `*at`, moving past it.
-fn read_leb128(bytes: &[u8], at: &mut usize) -> u32 {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        let byte = bytes[*at];
-        *at += 1;
-        value |= u32::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    value
-}
-
 /// `wasm` with global `index` also exported as `name` (a name `wasm-smith` never makes:
 /// it has a NUL), so that both sides can refill the fuel before each call. The export
 /// section is rewritten with one more entry, or added before the first section that must
 /// follow it.
 fn export_global(wasm: &[u8], name: &str, index: u32) -> Vec<u8> {
+    const VALID: &str = "wasm-smith writes well-formed sections";
     let mut entry = Vec::new();
-    leb128(&mut entry, name.len() as u32);
-    entry.extend_from_slice(name.as_bytes());
+    name.encode(&mut entry);
     entry.push(0x03); // a global
-    leb128(&mut entry, index);
+    index.encode(&mut entry);
     let section = |count: u32, entries: &[u8]| {
         let mut content = Vec::new();
-        leb128(&mut content, count);
+        count.encode(&mut content);
         content.extend_from_slice(entries);
         let mut out = vec![7u8];
-        leb128(&mut out, content.len() as u32);
-        out.extend_from_slice(&content);
+        content.encode(&mut out);
         out
     };
     let mut out = wasm[..8].to_vec();
-    let mut at = 8;
+    let mut reader = BinaryReader::new(&wasm[8..], 8);
     let mut done = false;
-    while at < wasm.len() {
-        let start = at;
-        let id = wasm[at];
-        at += 1;
-        let size = read_leb128(wasm, &mut at) as usize;
-        let content = &wasm[at..at + size];
-        at += size;
+    while !reader.eof() {
+        let start = reader.original_position();
+        let id = reader.read_u8().expect(VALID);
+        let size = reader.read_var_u32().expect(VALID);
+        let content = reader.read_bytes(size as usize).expect(VALID);
         if !done && id == 7 {
-            let mut inner = 0;
-            let count = read_leb128(content, &mut inner);
-            let mut entries = content[inner..].to_vec();
+            let mut inner = BinaryReader::new(content, 0);
+            let count = inner.read_var_u32().expect(VALID);
+            let mut entries = content[inner.original_position()..].to_vec();
             entries.extend_from_slice(&entry);
             out.extend_from_slice(&section(count + 1, &entries));
             done = true;
@@ -217,7 +188,7 @@ fn export_global(wasm: &[u8], name: &str, index: u32) -> Vec<u8> {
             out.extend_from_slice(&section(1, &entry));
             done = true;
         }
-        out.extend_from_slice(&wasm[start..at]);
+        out.extend_from_slice(&wasm[start..reader.original_position()]);
     }
     if !done {
         out.extend_from_slice(&section(1, &entry));
