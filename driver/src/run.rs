@@ -125,7 +125,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         ..RunConfig::default()
     };
     let report = match (&source, &args.invoke) {
-        (Source::Wasm(_), Some(invoke)) => {
+        (Source::Wasm(_) | Source::Clif(_), Some(invoke)) => {
             let compiled = source::compile(
                 &path,
                 &source,
@@ -134,22 +134,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 EntryDefaults::Off,
                 false,
             )?;
-            let Compiled::Wasm(program) = compiled else {
-                unreachable!("wasm compiles to a wasm program")
-            };
-            invoke_wasm(&path, &program, invoke, &config)?
-        }
-        (Source::Clif(_), Some(invoke)) => {
-            let compiled = source::compile(
-                &path,
-                &source,
-                flavour,
-                &args.flags,
-                EntryDefaults::Off,
-                false,
-            )?;
-            let container = compiled.polkavm().with_context(|| shown(&path))?;
-            invoke_export(&path, &container, invoke, &config)?
+            match compiled {
+                Compiled::Wasm(program) => invoke_wasm(&path, &program, invoke, &config)?,
+                Compiled::Clif(_) => {
+                    let container = compiled.polkavm().with_context(|| shown(&path))?;
+                    invoke_export(&path, &container, invoke, &config)?
+                }
+            }
         }
         (Source::Program(loaded, flavour), Some(invoke)) => {
             if loaded.format != ContainerFormat::Polkavm {
