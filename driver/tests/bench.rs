@@ -2,7 +2,11 @@
 //! expected result marked loudly with exit status 1; the soft-float runtime's table; and the
 //! whole suite, float programs included, giving the manifest's results.
 
+#[allow(dead_code)] // each test crate uses part of it
+mod common;
+
 use assert_cmd::Command;
+use common::{cli, output_of, stdout_of};
 use pvm_backend::softfloat::Routine;
 use std::path::Path;
 
@@ -39,7 +43,7 @@ fn suite(manifest: &str) -> tempfile::TempDir {
 
 /// `bench DIR` without the runtime's table (see `the_runtime_table_has_every_routine`).
 fn bench(dir: &Path, json: bool) -> Command {
-    let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
+    let mut cmd = cli();
     cmd.arg("bench").arg(dir).arg("--no-runtime");
     if json {
         cmd.arg("--json");
@@ -55,12 +59,7 @@ fn avx2() -> bool {
 fn table_and_json_report_each_program() {
     let dir =
         suite("# NAME FILE EXPECTED\nfib fib.wat 610  # fib(15)\n\nsum more/sum.wat 0x1356\n");
-    let out = bench(dir.path(), false)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = stdout_of(&mut bench(dir.path(), false));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
     assert!(lines[0].starts_with("program"), "{table}");
@@ -90,12 +89,8 @@ fn table_and_json_report_each_program() {
         "{table}"
     );
 
-    let out = bench(dir.path(), true)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&mut bench(dir.path(), true))).unwrap();
     assert_eq!(json["failed"], 0);
     let fib = &json["programs"][0];
     assert_eq!(fib["name"], "fib");
@@ -115,22 +110,21 @@ fn table_and_json_report_each_program() {
     assert!(json.get("runtime").is_none(), "--no-runtime");
 }
 
-/// Runs `bench` (with the runtime's table) on a one-program suite.
-fn bench_with_runtime(json: bool) -> std::process::Output {
+/// What `bench` (with the runtime's table) prints on a one-program suite.
+fn bench_with_runtime(json: bool) -> String {
     let dir = suite("sum more/sum.wat 4950\n");
-    let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
+    let mut cmd = cli();
     cmd.arg("bench").arg(dir.path());
     if json {
         cmd.arg("--json");
     }
-    cmd.assert().success().get_output().clone()
+    stdout_of(&mut cmd)
 }
 
 #[test]
 fn the_runtime_table_has_every_routine() {
     let routines: Vec<String> = Routine::all().iter().map(Routine::to_string).collect();
-    let out = bench_with_runtime(true);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&bench_with_runtime(true)).unwrap();
     let runtime = &json["runtime"];
     assert_eq!(runtime["failed"], 0, "{runtime}");
     let rows = runtime["routines"].as_array().unwrap();
@@ -160,12 +154,11 @@ fn the_runtime_table_has_every_routine() {
         .starts_with("1000 operand tuples"));
 
     // The operand set is fixed: a second run measures the same.
-    let again: serde_json::Value =
-        serde_json::from_slice(&bench_with_runtime(true).stdout).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&bench_with_runtime(true)).unwrap();
     assert_eq!(again["runtime"], *runtime);
 
     // The table: the programs', a blank line, then one row per routine and the total.
-    let table = String::from_utf8(bench_with_runtime(false).stdout).unwrap();
+    let table = bench_with_runtime(false);
     let runtime_table = table.split("\n\n").nth(1).expect("a second table");
     let lines: Vec<&str> = runtime_table.lines().collect();
     assert!(lines[0].starts_with("routine"), "{table}");
@@ -194,12 +187,7 @@ fn the_runtime_table_has_every_routine() {
 #[test]
 fn wrong_results_and_missing_files_fail_loudly() {
     let dir = suite("fib fib.wat 611\nsum more/sum.wat 4950\ngone gone.wat 1\n");
-    let out = bench(dir.path(), false)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let table = String::from_utf8(out.stdout).unwrap();
+    let (table, _) = output_of(&mut bench(dir.path(), false), 1);
     assert!(
         table.contains("  MISMATCH: got 610, expected 611\n"),
         "{table}"
@@ -212,23 +200,13 @@ fn wrong_results_and_missing_files_fail_loudly() {
 #[test]
 fn bad_manifests_name_the_line() {
     let dir = suite("fib fib.wat\n");
-    let out = bench(dir.path(), false)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let (_, err) = output_of(&mut bench(dir.path(), false), 1);
     assert!(
         err.contains("manifest.txt:1: expected `NAME FILE EXPECTED`, found `fib fib.wat`"),
         "{err}"
     );
     let dir = suite("fib fib.wat ten\n");
-    let out = bench(dir.path(), false)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let (_, err) = output_of(&mut bench(dir.path(), false), 1);
     assert!(
         err.contains("manifest.txt:1: expected result `ten` is not an i64"),
         "{err}"

@@ -1,10 +1,13 @@
 //! `cranelift-pvm test`: the filetest runner from the command line.
 
+#[allow(dead_code)] // each test crate uses part of it
+mod common;
+
 use assert_cmd::Command;
 use std::path::Path;
 
 fn test_command(path: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("cranelift-pvm").unwrap();
+    let mut cmd = common::cli();
     cmd.env_remove("CRANELIFT_TEST_BLESS").arg("test").arg(path);
     cmd
 }

@@ -301,15 +301,7 @@ fn check_seed(seed: u64, config: &Config, totals: &Totals, reports: &Mutex<Vec<S
     };
     let executable = match Executable::new(&func, &options(seed)) {
         Ok(executable) => executable,
-        Err(e) => {
-            let mut errors = totals.compile_errors.lock().unwrap();
-            let count = errors.entry(error_kind(&e)).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                eprintln!("seed {seed}: the backend cannot compile\n{func}{e}\n");
-            }
-            return;
-        }
+        Err(e) => return refused("seed", seed, std::slice::from_ref(&func), &e, totals),
     };
     let documented_result = oracle
         .as_ref()
@@ -534,14 +526,15 @@ fn program_report(
     out
 }
 
-/// Counts a compile (or link) error of the program of `seed`, printing the first of a kind.
-fn refused(seed: u64, functions: &[Function], error: &ExecuteError, totals: &Totals) {
+/// Counts a compile (or link) error of `functions` (the function or program `what seed`),
+/// printing the first of a kind.
+fn refused(what: &str, seed: u64, functions: &[Function], error: &ExecuteError, totals: &Totals) {
     let mut errors = totals.compile_errors.lock().unwrap();
     let count = errors.entry(error_kind(error)).or_insert(0);
     *count += 1;
     if *count == 1 {
         eprintln!(
-            "program seed {seed}: the backend cannot compile\n{}{error}\n",
+            "{what} {seed}: the backend cannot compile\n{}{error}\n",
             clif(functions)
         );
     }
@@ -576,13 +569,19 @@ fn check_program(seed: u64, config: &Config, totals: &Totals, reports: &Mutex<Ve
     let mut set = FunctionSet::new(&options(seed));
     for func in &functions {
         if let Err(e) = set.add(func) {
-            return refused(seed, &functions, &ExecuteError::Compile(e), totals);
+            return refused(
+                "program seed",
+                seed,
+                &functions,
+                &ExecuteError::Compile(e),
+                totals,
+            );
         }
     }
     let entry = functions.last().expect("a program has functions");
     let executable = match set.executable(&Symbol::of_function(entry)) {
         Ok(executable) => executable,
-        Err(e) => return refused(seed, &functions, &e, totals),
+        Err(e) => return refused("program seed", seed, &functions, &e, totals),
     };
     let documented_result = oracle
         .as_ref()
