@@ -8,16 +8,11 @@
 //! `sig` with value `sig · 2^(e − bias − mant_bits)`: `sig` has its implicit leading one at
 //! bit `mant_bits` for a normal number, and is the bare fraction with `e = 1` for a subnormal.
 
-use super::build::{k, ret, ret_if, round_pack, shift_right_sticky, wide};
+use super::build::{k, magnitude, ret, ret_if, round_pack, shift_right_sticky, wide};
 use super::Format;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
 use cranelift_frontend::FunctionBuilder;
-
-/// The magnitude mask of format `f`: every bit but the sign.
-fn abs_mask(f: Format) -> i64 {
-    (f.sign_mask() - 1) as i64
-}
 
 /// The exponent and significand of the finite magnitude `m` (see the module docs).
 ///
@@ -44,8 +39,8 @@ fn unpack(b: &mut FunctionBuilder, f: Format, m: Value) -> (Value, Value) {
 pub(super) fn add(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
     let x = wide(b, f, x);
     let y = wide(b, f, y);
-    let ax = b.ins().band_imm(x, abs_mask(f));
-    let ay = b.ins().band_imm(y, abs_mask(f));
+    let ax = magnitude(b, f, x);
+    let ay = magnitude(b, f, y);
     let subtract = b.ins().bxor(x, y);
     let subtract = b.ins().band_imm(subtract, f.sign_mask() as i64);
     // NaN or infinity: NaN if either is a NaN or for `inf − inf` (equal magnitudes, opposite
@@ -113,8 +108,8 @@ pub(super) fn add(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
 pub(super) fn mul(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
     let x = wide(b, f, x);
     let y = wide(b, f, y);
-    let ax = b.ins().band_imm(x, abs_mask(f));
-    let ay = b.ins().band_imm(y, abs_mask(f));
+    let ax = magnitude(b, f, x);
+    let ay = magnitude(b, f, y);
     let sign_bit = b.ins().bxor(x, y);
     let sign_bit = b.ins().band_imm(sign_bit, f.sign_mask() as i64);
     // Zero, infinity or NaN: `m − 1` wraps for zero, so one unsigned compare sees them all.
@@ -187,9 +182,9 @@ pub(super) fn fma(b: &mut FunctionBuilder, f: Format, x: Value, y: Value, z: Val
     let x = wide(b, f, x);
     let y = wide(b, f, y);
     let z = wide(b, f, z);
-    let ax = b.ins().band_imm(x, abs_mask(f));
-    let ay = b.ins().band_imm(y, abs_mask(f));
-    let az = b.ins().band_imm(z, abs_mask(f));
+    let ax = magnitude(b, f, x);
+    let ay = magnitude(b, f, y);
+    let az = magnitude(b, f, z);
     let sign_p = b.ins().bxor(x, y);
     let sign_p = b.ins().band_imm(sign_p, f.sign_mask() as i64);
     let subtract = b.ins().bxor(sign_p, z);

@@ -62,6 +62,13 @@ pub(crate) fn wide(b: &mut FunctionBuilder, f: Format, x: Value) -> Value {
     }
 }
 
+/// The magnitude bits of `x` (of format `f`, as an `i64` or its own width): `|x|` as an
+/// unsigned integer, which orders like the absolute values (above [`Format::infinity`]
+/// exactly for NaNs).
+pub(crate) fn magnitude(b: &mut FunctionBuilder, f: Format, x: Value) -> Value {
+    b.ins().band_imm(x, (f.sign_mask() - 1) as i64)
+}
+
 /// Returns `bits` (an `i64` holding a result of format `f` in its low bits) from the routine.
 pub(crate) fn ret(b: &mut FunctionBuilder, f: Format, bits: Value) {
     let result = match f {

@@ -1,6 +1,6 @@
 //! Conversions between the formats and from integers.
 
-use super::build::{k, ret, ret_if, round_pack, wide};
+use super::build::{k, magnitude, ret, ret_if, round_pack, wide};
 use super::Format;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
@@ -14,7 +14,7 @@ pub(super) fn promote(b: &mut FunctionBuilder, x: Value) {
     let (from, to) = (Format::F32, Format::F64);
     let fraction_shift = i64::from(to.mant_bits() - from.mant_bits());
     let x = wide(b, from, x);
-    let abs = b.ins().band_imm(x, (from.sign_mask() - 1) as i64);
+    let abs = magnitude(b, from, x);
     let sign = b.ins().band_imm(x, to.sign_mask() as i64);
     // Normal iff the exponent field is in 1..max_exp, i.e. `abs − 2^mant` is below
     // `(max_exp − 1) · 2^mant` unsigned.
@@ -84,7 +84,7 @@ fn quiet_nan(b: &mut FunctionBuilder, f: Format, sign: Value, payload: Value) ->
 pub(super) fn demote(b: &mut FunctionBuilder, x: Value) {
     let (from, to) = (Format::F64, Format::F32);
     let sign = b.ins().ushr_imm(x, i64::from(from.bits() - 1));
-    let abs = b.ins().band_imm(x, (from.sign_mask() - 1) as i64);
+    let abs = magnitude(b, from, x);
     let e = b.ins().ushr_imm(abs, i64::from(from.mant_bits()));
     // `e − 1` is below `max_exp − 1` unsigned iff `e` is neither 0 nor `max_exp`.
     let e_less = b.ins().iadd_imm(e, -1);

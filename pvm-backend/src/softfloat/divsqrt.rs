@@ -6,7 +6,7 @@
 //! NaNs branch off and return; subnormal operands are normalized into the same form (with
 //! `e ≤ 0`) and join the common path.
 
-use super::build::{k, ret, ret_if, round_pack, wide};
+use super::build::{k, magnitude, ret, ret_if, round_pack, wide};
 use super::Format;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Block, InstBuilder, Value};
@@ -26,9 +26,8 @@ pub(super) fn div(b: &mut FunctionBuilder, f: Format, x: Value, y: Value) {
     let y = wide(b, f, y);
     let xor = b.ins().bxor(x, y);
     let sign = b.ins().ushr_imm(xor, 63);
-    let magnitude = (f.sign_mask() - 1) as i64;
-    let ax = b.ins().band_imm(x, magnitude);
-    let ay = b.ins().band_imm(y, magnitude);
+    let ax = magnitude(b, f, x);
+    let ay = magnitude(b, f, y);
     let (ex, ex_less) = exponent(b, f, ax);
     let (ey, ey_less) = exponent(b, f, ay);
     // `e − 1` is at least `max_exp − 1` (unsigned) iff `e` is 0 or `max_exp`.
@@ -127,7 +126,7 @@ pub(super) fn sqrt(b: &mut FunctionBuilder, f: Format, x: Value) {
     // ±0 is its own root; +inf too; NaNs and negative numbers give NaN. What is left is a
     // positive subnormal.
     b.switch_to_block(rare);
-    let ax = b.ins().band_imm(x, (f.sign_mask() - 1) as i64);
+    let ax = magnitude(b, f, x);
     let is_zero = b.ins().icmp_imm(IntCC::Equal, ax, 0);
     let not_finite = b
         .ins()

@@ -12,7 +12,7 @@
 //! The magnitude is often taken as `x << 1`, which drops the sign without the mask constant
 //! that `f64` would need (a 64-bit `load_imm64`); constants compared with it are doubled.
 
-use super::build::wide;
+use super::build::{magnitude, wide};
 use super::{Format, RoundMode, CMP_GT, CMP_UNORDERED};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, TrapCode, Type, Value};
@@ -39,12 +39,6 @@ fn return_if(b: &mut FunctionBuilder, cond: Value, value: Value) {
     b.switch_to_block(taken);
     b.ins().return_(&[value]);
     b.switch_to_block(rest);
-}
-
-/// The magnitude bits of `x`: `|x|` as an unsigned integer, which orders like the absolute
-/// values (above [`Format::infinity`] exactly for NaNs).
-fn magnitude(b: &mut FunctionBuilder, f: Format, x: Value) -> Value {
-    b.ins().band_imm(x, (f.sign_mask() - 1) as i64)
 }
 
 /// Whether `x` or `y` is a NaN, given their magnitudes (see [`magnitude`]) shifted left by
