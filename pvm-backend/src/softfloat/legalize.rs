@@ -42,10 +42,10 @@ pub fn legalize(func: &mut Function) -> Result<(), CompileError> {
 
 /// The float format of `ty`, or an error naming the instruction if it is not `f32`/`f64`.
 fn format(pos: &FuncCursor, inst: Inst, ty: Type) -> Result<Format, CompileError> {
-    Format::of(ty)
-        .ok_or_else(|| CompileError::Unsupported(pos.func.dfg.display_inst(inst).to_string()))
+    Format::of(ty).ok_or_else(|| unsupported(pos, inst))
 }
 
+/// Rewrites `inst` if it is a float operation that is not bit manipulation.
 fn legalize_inst(
     pos: &mut FuncCursor,
     refs: &mut HashMap<Routine, FuncRef>,
@@ -189,6 +189,7 @@ pub fn condition(cond: FloatCC) -> (bool, IntCC, i64) {
     }
 }
 
+/// The error for a float instruction of a type or shape the runtime does not cover.
 fn unsupported(pos: &FuncCursor, inst: Inst) -> CompileError {
     CompileError::Unsupported(pos.func.dfg.display_inst(inst).to_string())
 }
